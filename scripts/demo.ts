@@ -1,0 +1,65 @@
+import 'reflect-metadata';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { loadFleetFile, startSimFleet } from '../sim';
+import { startHerd } from '../src/bootstrap';
+import { ConfigError, loadConfig } from '../src/config/load-config';
+import { Logger } from '../src/common/logger';
+
+/**
+ * One command, everything included: a simulated Ollama fleet on loopback, an embedded Redis (unless REDIS_URL
+ * is set) and Herd in front of them.
+ */
+async function main(): Promise<void> {
+  const fleetFile = resolve(process.env.HERD_DEMO_FLEET ?? join(__dirname, '../../sim/fleets/demo.json'));
+  const fleet = await startSimFleet(loadFleetFile(fleetFile));
+  const dir = mkdtempSync(join(tmpdir(), 'herd-demo-'));
+  const containers = join(dir, 'containers.config.json');
+  writeFileSync(containers, JSON.stringify(fleet.nodes.map((n, i) => ({ name: n.name, url: n.url, slots: loadFleetFile(fleetFile).nodes[i].slots ?? 1 })), null, 2));
+
+  let config;
+  try {
+    config = loadConfig({ PORT: '3000', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
+  } catch (err) {
+    if (err instanceof ConfigError) process.stderr.write(`herd: ${err.message}\n`);
+    await fleet.close();
+    process.exit(1);
+  }
+  const log = new Logger(config.logLevel, config.logFormat);
+  let herd;
+  try {
+    herd = await startHerd(config, log);
+  } catch (err) {
+    log.error((err as Error).message);
+    await fleet.close();
+    process.exit(1);
+  }
+  const model = herd.core.fleet.nodes().length ? 'llama3' : 'MODEL';
+  process.stdout.write(
+    [
+      '',
+      `Herd demo is running at ${herd.url} in front of ${fleet.nodes.length} simulated Ollama nodes:`,
+      ...fleet.nodes.map((n) => `  ${n.name.padEnd(10)} ${n.url}`),
+      '',
+      'Try it:',
+      `  curl -s ${herd.url}/ollama/generate -H 'content-type: application/json' \\`,
+      `    -d '{"model":"${model}","prompt":"Why is the sky blue?","priority":1}'`,
+      `  curl -s ${herd.url}/health`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+  const running = herd;
+  const stop = (): void => {
+    void running
+      .close(5000)
+      .then(() => fleet.close())
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+void main();

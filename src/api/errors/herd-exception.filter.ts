@@ -1,0 +1,53 @@
+import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { HerdError } from '../../common/herd-error';
+import type { Logger } from '../../common/logger';
+import { CanceledError } from '../../queue/dispatcher';
+
+interface ClientError {
+  status: number;
+  message: string;
+  code: string;
+  retryAfter?: number;
+}
+
+export function toClientError(err: unknown): ClientError {
+  if (err instanceof HerdError) return { status: err.status, message: err.message, code: err.code, retryAfter: err.retryAfterSeconds };
+  if (err instanceof CanceledError) return { status: 499, message: 'request canceled', code: 'HERD_CANCELED' };
+  if (err instanceof HttpException) {
+    const body = err.getResponse();
+    const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? err.message);
+    return { status: err.getStatus(), message: Array.isArray(message) ? message.join('; ') : String(message), code: err.getStatus() === 404 ? 'HERD_NOT_FOUND' : 'HERD_BAD_REQUEST' };
+  }
+  return { status: 500, message: 'herd: internal error', code: 'HERD_INTERNAL' };
+}
+
+/** Writes an error in the shape of the API the client called: OpenAI's under /v1, Ollama's elsewhere. */
+export function writeError(req: Request, res: Response, err: ClientError): void {
+  const openai = req.path.startsWith('/v1/');
+  if (res.headersSent) {
+    // The status line is gone: the error becomes the last line of the stream, never a silent cut.
+    if (!res.writableEnded) {
+      res.end(openai ? `data: ${JSON.stringify({ error: { message: err.message, type: 'server_error', code: err.code } })}\n\n` : `${JSON.stringify({ error: err.message })}\n`);
+    }
+    return;
+  }
+  if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
+  res.setHeader('X-Herd-Error-Code', err.code);
+  const type = err.status >= 500 ? 'server_error' : 'invalid_request_error';
+  res.status(err.status).json(openai ? { error: { message: err.message, type, param: null, code: err.code } } : { error: err.message });
+}
+
+@Catch()
+export class HerdExceptionFilter implements ExceptionFilter {
+  constructor(private readonly log: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const err = toClientError(exception);
+    if (err.status >= 500 && err.status !== 503) this.log.error('request failed', { path: req.path, status: err.status, error: (exception as Error)?.stack ?? String(exception) });
+    writeError(req, res, err);
+  }
+}

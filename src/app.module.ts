@@ -1,0 +1,18 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { HerdGenerateController } from './api/herd/herd-generate.controller';
+import { HerdCore } from './core/herd-core';
+import { HealthController } from './health/health.controller';
+
+@Module({})
+export class AppModule {
+  /** The core is built before Nest (it needs Redis first); Nest only routes HTTP to it. */
+  static forCore(core: HerdCore): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [HerdGenerateController, HealthController],
+      providers: [{ provide: HerdCore, useValue: core }],
+    };
+  }
+}

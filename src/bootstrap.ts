@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { json, type NextFunction, type Request, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import { HerdExceptionFilter, writeError } from './api/errors/herd-exception.filter';
+import { AppModule } from './app.module';
+import type { HerdConfig } from './config/herd-config';
+import { Logger } from './common/logger';
+import { HerdCore } from './core/herd-core';
+import { startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
+import { redactUrl } from './redis/redis-connections';
+
+export interface RunningHerd {
+  url: string;
+  port: number;
+  core: HerdCore;
+  app: NestExpressApplication;
+  /** Graceful: stop admitting, let running requests finish (up to drainMs), then close everything. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Starts one Herd replica: Redis (given or embedded), the core, then HTTP. */
+export async function startHerd(config: HerdConfig, log = new Logger(config.logLevel, config.logFormat)): Promise<RunningHerd> {
+  let embedded: EmbeddedRedis | undefined;
+  let redisUrl = config.redisUrl;
+  if (!redisUrl) {
+    embedded = await startEmbeddedRedis();
+    redisUrl = embedded.url;
+    log.info('no REDIS_URL set: started an embedded redis-server', { url: redisUrl });
+  }
+  let core: HerdCore;
+  try {
+    core = await HerdCore.create(config, redisUrl, log);
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forCore(core), { bodyParser: false, logger: ['error', 'warn'] });
+  app.use(json({ limit: config.bodyLimit, type: () => true }));
+  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
+    const message = err.type === 'entity.parse.failed' ? `invalid JSON in request body: ${err.message}` : err.message;
+    writeError(req, res, { status, message, code: 'HERD_BAD_REQUEST' });
+  });
+  app.useGlobalFilters(new HerdExceptionFilter(log));
+  app.disable('x-powered-by');
+  await app.listen(config.port, config.host);
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info('herd is listening', { url, redis: redactUrl(redisUrl), nodes: core.fleet.nodes().length, up: core.fleet.upCount(), strategy: config.strategy, replica: config.replicaId });
+
+  let closing: Promise<void> | undefined;
+  const close = (drainMs = 30_000): Promise<void> =>
+    (closing ??= (async () => {
+      await core.drain();
+      const deadline = Date.now() + drainMs;
+      while (core.inference.runningCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await app.close();
+      await core.close();
+      await embedded?.stop();
+    })());
+  return { url, port, core, app, close };
+}

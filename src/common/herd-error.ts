@@ -1,0 +1,45 @@
+/** Stable error codes: clients and dashboards can branch on them; messages are for people. */
+export type HerdErrorCode =
+  | 'HERD_BAD_REQUEST'
+  | 'HERD_MODEL_NOT_FOUND'
+  | 'HERD_NO_NODE_FOR_MODEL'
+  | 'HERD_QUEUE_FULL'
+  | 'HERD_QUEUE_TIMEOUT'
+  | 'HERD_CANCELED'
+  | 'HERD_REDIS_UNAVAILABLE'
+  | 'HERD_UPSTREAM_UNREACHABLE'
+  | 'HERD_UPSTREAM_TIMEOUT'
+  | 'HERD_UPSTREAM_RESET'
+  | 'HERD_UPSTREAM_ERROR'
+  | 'HERD_SHUTTING_DOWN'
+  | 'HERD_UNAUTHORIZED'
+  | 'HERD_NOT_FOUND';
+
+/** An error with the HTTP status and message a client should see, in Ollama's words where Ollama has some. */
+export class HerdError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: HerdErrorCode,
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'HerdError';
+  }
+
+  static modelNotFound(model: string): HerdError {
+    return new HerdError(404, 'HERD_MODEL_NOT_FOUND', `model "${model}" not found, try pulling it first`);
+  }
+
+  static queueFull(): HerdError {
+    return new HerdError(503, 'HERD_QUEUE_FULL', 'server busy, please try again.  maximum pending requests exceeded', 1);
+  }
+
+  static badRequest(message: string): HerdError {
+    return new HerdError(400, 'HERD_BAD_REQUEST', message);
+  }
+
+  static redisDown(): HerdError {
+    return new HerdError(503, 'HERD_REDIS_UNAVAILABLE', 'herd: queue unavailable (Redis is unreachable), please try again shortly', 2);
+  }
+}

@@ -1,0 +1,37 @@
+import type { LogFormat, LogLevel } from '../config/herd-config';
+
+const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** Structured logs: one JSON object per line in production, a readable line in development. */
+export class Logger {
+  constructor(
+    private readonly level: LogLevel = 'info',
+    private readonly format: LogFormat = 'pretty',
+    private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+  ) {}
+
+  private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+    if (ORDER[level] > ORDER[this.level]) return;
+    if (this.format === 'json') {
+      this.out(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }));
+      return;
+    }
+    const extra = fields
+      ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
+      : '';
+    this.out(`${new Date().toISOString().slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${msg}${extra}`);
+  }
+
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write('error', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write('warn', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write('info', msg, fields);
+  }
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write('debug', msg, fields);
+  }
+}

@@ -1,0 +1,70 @@
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+
+const STRATEGIES = ['ect', 'least-connections', 'round-robin', 'weighted-round-robin', 'random'];
+
+/** The environment Herd understands; every variable is documented in .env.example. */
+export class HerdEnv {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsString()
+  HOST?: string;
+
+  @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must look like redis://host:6379 or rediss://…' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString()
+  REDIS_HOST?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(65535)
+  REDIS_PORT?: number;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'HERD_REDIS_PREFIX must be 1-32 letters, digits, _ or -' })
+  HERD_REDIS_PREFIX?: string;
+
+  @IsOptional() @IsString()
+  CONTAINERS_CONFIG?: string;
+
+  @IsOptional() @IsIn(STRATEGIES, { message: `HERD_STRATEGY must be one of ${STRATEGIES.join(', ')}` })
+  HERD_STRATEGY?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(100)
+  HERD_HEALTH_INTERVAL_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  HERD_CONNECT_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  HERD_FIRST_BYTE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  HERD_IDLE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  HERD_REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(10)
+  HERD_QUEUE_TIMEOUT_MS?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1)
+  HERD_MAX_QUEUE?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(10)
+  HERD_MAX_RETRIES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000)
+  HERD_LEASE_MS?: number;
+
+  @IsOptional() @Matches(/^\d+(b|kb|mb|gb)$/i, { message: 'HERD_BODY_LIMIT must look like 50mb' })
+  HERD_BODY_LIMIT?: string;
+
+  @IsOptional() @IsIn(['error', 'warn', 'info', 'debug'])
+  LOG_LEVEL?: string;
+
+  @IsOptional() @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: string;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'HERD_REPLICA_ID must be 1-64 letters, digits, _ . or -' })
+  HERD_REPLICA_ID?: string;
+}

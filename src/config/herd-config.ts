@@ -1,0 +1,42 @@
+import type { StrategyName } from '../scheduler/scheduler.types';
+
+/** One Ollama server as configured in containers.config.json. */
+export interface NodeConfig {
+  name: string;
+  url: string;
+  slots: number;
+  weight: number;
+  memoryGb?: number;
+  tokensPerSecond?: number;
+  labels: Record<string, string>;
+}
+
+export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/** Everything Herd reads from the environment and containers.config.json, validated once at start. */
+export interface HerdConfig {
+  port: number;
+  host: string;
+  /** Undefined means: start an embedded redis-server. */
+  redisUrl?: string;
+  redisPrefix: string;
+  containersConfigPath: string;
+  nodes: NodeConfig[];
+  strategy: StrategyName;
+  healthIntervalMs: number;
+  connectTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  requestTimeoutMs: number;
+  queueTimeoutMs: number;
+  maxQueue: number;
+  maxRetries: number;
+  leaseMs: number;
+  bodyLimit: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  replicaId: string;
+}
+
+export const HERD_CONFIG = Symbol('HERD_CONFIG');

@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './load-config';
+
+function fileWith(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herd-config-'));
+  const path = join(dir, 'containers.config.json');
+  writeFileSync(path, content);
+  return path;
+}
+
+function problemsOf(env: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults to the seed format', () => {
+    const path = fileWith('[{"name":"a","url":"http://127.0.0.1:11434/"}]');
+    const cfg = loadConfig({ CONTAINERS_CONFIG: path });
+    expect(cfg.port).toBe(3000);
+    expect(cfg.redisUrl).toBeUndefined();
+    expect(cfg.strategy).toBe('ect');
+    expect(cfg.nodes).toEqual([{ name: 'a', url: 'http://127.0.0.1:11434', slots: 1, weight: 1, memoryGb: undefined, tokensPerSecond: undefined, labels: {} }]);
+  });
+
+  it('builds a Redis URL from REDIS_HOST and REDIS_PORT', () => {
+    const path = fileWith('[]');
+    expect(loadConfig({ CONTAINERS_CONFIG: path, REDIS_HOST: 'cache', REDIS_PORT: '6380' }).redisUrl).toBe('redis://cache:6380');
+    expect(loadConfig({ CONTAINERS_CONFIG: path, REDIS_URL: 'redis://x:1' }).redisUrl).toBe('redis://x:1');
+  });
+
+  it('lists every problem at once with name, value and expectation', () => {
+    const path = fileWith('[{"name":"a","url":"ftp://x"},{"name":"a","url":"http://h:1","slots":0},{"url":"http://h:2"}]');
+    const problems = problemsOf({ CONTAINERS_CONFIG: path, PORT: 'abc', HERD_STRATEGY: 'fastest' });
+    const text = problems.join('\n');
+    expect(text).toContain('PORT="abc"');
+    expect(text).toContain('HERD_STRATEGY="fastest": HERD_STRATEGY must be one of ect');
+    expect(text).toContain('[0].url="ftp://x": url must look like http://host:11434');
+    expect(text).toContain('[1].slots=0');
+    expect(text).toContain('[2].name=undefined');
+    expect(problems.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('reports a missing file and invalid JSON clearly', () => {
+    expect(problemsOf({ CONTAINERS_CONFIG: '/nonexistent/herd.json' })[0]).toMatch(/cannot read file/);
+    expect(problemsOf({ CONTAINERS_CONFIG: fileWith('{not json') })[0]).toMatch(/not valid JSON/);
+    expect(problemsOf({ CONTAINERS_CONFIG: fileWith('{"name":"a"}') })[0]).toMatch(/expected a JSON array/);
+  });
+
+  it('rejects duplicate node names', () => {
+    const path = fileWith('[{"name":"a","url":"http://h:1"},{"name":"a","url":"http://h:2"}]');
+    expect(problemsOf({ CONTAINERS_CONFIG: path }).join()).toMatch(/duplicate node name/);
+  });
+});

@@ -1,0 +1,114 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { HerdEnv } from './env.dto';
+import { NodeConfigDto } from './node-config.dto';
+import type { HerdConfig, LogFormat, LogLevel, NodeConfig } from './herd-config';
+import type { StrategyName } from '../scheduler/scheduler.types';
+
+/** Thrown with every configuration problem at once, so one start tells the operator everything to fix. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describe(errors: ValidationError[], where: string, source: Record<string, unknown>): string[] {
+  return errors.flatMap((e) =>
+    Object.values(e.constraints ?? {}).map(
+      (msg) => `${where}${e.property}=${JSON.stringify(source[e.property])}: ${msg}`,
+    ),
+  );
+}
+
+export function parseNodes(raw: unknown, where: string): { nodes: NodeConfig[]; problems: string[] } {
+  if (!Array.isArray(raw)) {
+    return { nodes: [], problems: [`${where}: expected a JSON array of nodes like [{"name": "gpu-1", "url": "http://host:11434"}]`] };
+  }
+  const problems: string[] = [];
+  const nodes: NodeConfig[] = [];
+  const seen = new Set<string>();
+  raw.forEach((entry: unknown, i) => {
+    const at = `${where}[${i}].`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      problems.push(`${where}[${i}]: expected an object with name and url`);
+      return;
+    }
+    const dto = plainToInstance(NodeConfigDto, entry);
+    const errors = validateSync(dto, { forbidUnknownValues: false });
+    problems.push(...describe(errors, at, entry as Record<string, unknown>));
+    if (errors.length) return;
+    if (seen.has(dto.name)) problems.push(`${at}name=${JSON.stringify(dto.name)}: duplicate node name`);
+    seen.add(dto.name);
+    nodes.push({
+      name: dto.name,
+      url: dto.url.replace(/\/$/, ''),
+      slots: dto.slots ?? 1,
+      weight: dto.weight ?? 1,
+      memoryGb: dto.memoryGb,
+      tokensPerSecond: dto.tokensPerSecond,
+      labels: dto.labels ?? {},
+    });
+  });
+  return { nodes, problems };
+}
+
+function redisUrlFrom(env: HerdEnv): string | undefined {
+  if (env.REDIS_URL) return env.REDIS_URL;
+  if (env.REDIS_HOST) return `redis://${env.REDIS_HOST}:${env.REDIS_PORT ?? 6379}`;
+  return undefined;
+}
+
+/** Reads and validates process.env and the containers file. Throws ConfigError listing every problem. */
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig {
+  const envSource = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== ''));
+  const env = plainToInstance(HerdEnv, envSource);
+  const problems = describe(validateSync(env, { forbidUnknownValues: false }), '', envSource);
+
+  const containersConfigPath = resolve(env.CONTAINERS_CONFIG ?? './containers.config.json');
+  let nodes: NodeConfig[] = [];
+  let text: string | undefined;
+  try {
+    text = readFileSync(containersConfigPath, 'utf8');
+  } catch (err) {
+    problems.push(`CONTAINERS_CONFIG=${JSON.stringify(containersConfigPath)}: cannot read file (${(err as Error).message})`);
+  }
+  if (text !== undefined) {
+    try {
+      const parsed = parseNodes(JSON.parse(text), containersConfigPath);
+      nodes = parsed.nodes;
+      problems.push(...parsed.problems);
+    } catch (err) {
+      problems.push(`${containersConfigPath}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    port: env.PORT ?? 3000,
+    host: env.HOST ?? '0.0.0.0',
+    redisUrl: redisUrlFrom(env),
+    redisPrefix: env.HERD_REDIS_PREFIX ?? 'herd',
+    containersConfigPath,
+    nodes,
+    strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
+    healthIntervalMs: env.HERD_HEALTH_INTERVAL_MS ?? 5000,
+    connectTimeoutMs: env.HERD_CONNECT_TIMEOUT_MS ?? 2000,
+    firstByteTimeoutMs: env.HERD_FIRST_BYTE_TIMEOUT_MS ?? 120_000,
+    idleTimeoutMs: env.HERD_IDLE_TIMEOUT_MS ?? 60_000,
+    requestTimeoutMs: env.HERD_REQUEST_TIMEOUT_MS ?? 600_000,
+    queueTimeoutMs: env.HERD_QUEUE_TIMEOUT_MS ?? 300_000,
+    maxQueue: env.HERD_MAX_QUEUE ?? 1000,
+    maxRetries: env.HERD_MAX_RETRIES ?? 2,
+    leaseMs: env.HERD_LEASE_MS ?? 15_000,
+    bodyLimit: env.HERD_BODY_LIMIT ?? '50mb',
+    logLevel: (env.LOG_LEVEL ?? 'info') as LogLevel,
+    logFormat: (env.LOG_FORMAT ?? (rawEnv.NODE_ENV === 'production' ? 'json' : 'pretty')) as LogFormat,
+    replicaId: env.HERD_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
+  };
+}

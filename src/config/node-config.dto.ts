@@ -1,0 +1,25 @@
+import { IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Matches, Max, Min } from 'class-validator';
+
+/** One entry of containers.config.json. */
+export class NodeConfigDto {
+  @IsString() @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'name must be 1-64 letters, digits, _ . : or -' })
+  name!: string;
+
+  @Matches(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, { message: 'url must look like http://host:11434' })
+  url!: string;
+
+  @IsOptional() @IsInt() @Min(1) @Max(1024)
+  slots?: number;
+
+  @IsOptional() @IsNumber() @IsPositive()
+  weight?: number;
+
+  @IsOptional() @IsNumber() @IsPositive()
+  memoryGb?: number;
+
+  @IsOptional() @IsNumber() @IsPositive()
+  tokensPerSecond?: number;
+
+  @IsOptional() @IsObject()
+  labels?: Record<string, string>;
+}

@@ -1,0 +1,125 @@
+import type { Redis } from 'ioredis';
+import type { HerdConfig } from '../config/herd-config';
+import type { Logger } from '../common/logger';
+import { FleetRepository } from '../fleet/fleet.repository';
+import { FleetService } from '../fleet/fleet.service';
+import { LearningService } from '../fleet/learning.service';
+import { LedgerRepository } from '../fleet/ledger.repository';
+import { InferenceService } from '../proxy/inference.service';
+import { Dispatcher } from '../queue/dispatcher';
+import { DispatchWorker } from '../queue/dispatch-worker';
+import { Handoff } from '../queue/handoff';
+import { JobQueueRepository } from '../queue/job-queue.repository';
+import { connectRedis } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
+import { createStrategy } from '../scheduler';
+import { OllamaNodeClient } from '../upstream/ollama-node.client';
+
+/**
+ * Builds and owns every long-lived part of one Herd replica. Plain classes wired by hand: Nest only sees the
+ * finished core, which keeps the parts testable without a DI container.
+ */
+export class HerdCore {
+  private readonly connections: Redis[];
+  private concurrencyTimer?: NodeJS.Timeout;
+  private lastConcurrency = -1;
+
+  private constructor(
+    readonly config: HerdConfig,
+    readonly log: Logger,
+    readonly keys: RedisKeys,
+    readonly redis: Redis,
+    private readonly subscriber: Redis,
+    readonly fleet: FleetService,
+    readonly fleetRepo: FleetRepository,
+    readonly ledger: LedgerRepository,
+    readonly queue: JobQueueRepository,
+    readonly dispatcher: Dispatcher,
+    readonly handoff: Handoff,
+    readonly learning: LearningService,
+    readonly inference: InferenceService,
+    readonly client: OllamaNodeClient,
+    private readonly worker: DispatchWorker,
+    others: Redis[],
+  ) {
+    this.connections = [redis, subscriber, ...others];
+  }
+
+  static async create(config: HerdConfig, redisUrl: string, log: Logger): Promise<HerdCore> {
+    const redis = await connectRedis(redisUrl, 'command');
+    const [subscriber, producer, workerConn] = await Promise.all([
+      connectRedis(redisUrl, 'subscriber'),
+      connectRedis(redisUrl, 'command'),
+      connectRedis(redisUrl, 'worker'),
+    ]);
+    const keys = new RedisKeys(config.redisPrefix);
+    const client = new OllamaNodeClient(config.connectTimeoutMs);
+    const fleetRepo = new FleetRepository(redis, keys);
+    const fleet = new FleetService(fleetRepo, client, config, keys, log);
+    const ledger = new LedgerRepository(redis, keys);
+    const queue = new JobQueueRepository(producer, workerConn, keys);
+    const dispatcher = new Dispatcher(fleet, ledger, createStrategy(config.strategy), config);
+    const handoff = new Handoff(redis, keys, config.replicaId);
+    const learning = new LearningService(redis, keys, fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
+    const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, redis, keys, log);
+    const worker = new DispatchWorker(dispatcher, handoff, ledger, redis, keys, config, log);
+    const core = new HerdCore(config, log, keys, redis, subscriber, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, [producer, workerConn]);
+    await core.start();
+    return core;
+  }
+
+  private async start(): Promise<void> {
+    subscriberOnFreed(this.subscriber, this.keys.freedChannel, () => this.dispatcher.wakeAll());
+    await this.subscriber.subscribe(this.keys.freedChannel);
+    await this.handoff.start(this.subscriber);
+    await this.queue.ready();
+    await this.fleet.start(this.subscriber);
+    await this.learning.refresh();
+    this.fleet.onChange(() => void this.syncConcurrency());
+    await this.syncConcurrency();
+    this.concurrencyTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
+    this.concurrencyTimer.unref();
+    this.worker.start(this.queue);
+  }
+
+  /** The queue lets as many jobs run as the fleet has slots on reachable nodes. */
+  private async syncConcurrency(): Promise<void> {
+    const slots = this.fleet.totalSlots();
+    if (slots === this.lastConcurrency) return;
+    try {
+      await this.queue.setGlobalConcurrency(slots);
+      this.lastConcurrency = slots;
+    } catch {
+      // Redis away: retried on the next fleet change
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return (await this.redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stop taking work: no new admissions, no new jobs from the queue (they stay for other replicas). */
+  async drain(): Promise<void> {
+    this.inference.drain();
+    await this.queue.pauseWorker().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.concurrencyTimer);
+    this.fleet.stop();
+    this.inference.stop();
+    await this.queue.close().catch(() => undefined);
+    await this.client.close();
+    for (const c of this.connections) c.disconnect();
+  }
+}
+
+function subscriberOnFreed(subscriber: Redis, channel: string, fn: () => void): void {
+  subscriber.on('message', (ch: string) => {
+    if (ch === channel) fn();
+  });
+}

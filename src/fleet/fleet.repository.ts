@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import type { NodeConfig } from '../config/herd-config';
+import type { RedisKeys } from '../redis/redis-keys';
+import type { ModelRates } from '../scheduler/scheduler.types';
+import type { NodeHealth } from './fleet.types';
+
+export interface FleetState {
+  nodes: NodeConfig[];
+  health: Map<string, NodeHealth>;
+  /** Keyed `node|model`. */
+  rates: Map<string, ModelRates>;
+}
+
+function parseAll<T>(hash: Record<string, string>): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const [k, v] of Object.entries(hash)) {
+    try {
+      out.set(k, JSON.parse(v) as T);
+    } catch {
+      // A corrupt entry is skipped rather than taking the fleet down; the next write replaces it.
+    }
+  }
+  return out;
+}
+
+export function rateKey(node: string, model: string): string {
+  return `${node}|${model}`;
+}
+
+/** The fleet registry, node health and learned rates in Redis: the source of truth every replica reads. */
+export class FleetRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Writes the configured nodes only when the registry is empty; returns how many were written. */
+  async seed(nodes: NodeConfig[]): Promise<number> {
+    if (nodes.length === 0 || (await this.redis.exists(this.keys.nodes))) return 0;
+    // Two replicas starting together may both get here; they write the same file, so the race is harmless.
+    await this.redis.hset(this.keys.nodes, ...nodes.flatMap((n) => [n.name, JSON.stringify(n)]));
+    await this.announce();
+    return nodes.length;
+  }
+
+  async upsertNode(node: NodeConfig): Promise<void> {
+    await this.redis.hset(this.keys.nodes, node.name, JSON.stringify(node));
+    await this.announce();
+  }
+
+  async removeNode(name: string): Promise<boolean> {
+    const removed = await this.redis.hdel(this.keys.nodes, name);
+    await this.redis.hdel(this.keys.health, name);
+    await this.announce();
+    return removed === 1;
+  }
+
+  async load(): Promise<FleetState> {
+    const [[e1, nodes], [e2, health], [e3, rates]] = ((await this.redis
+      .pipeline()
+      .hgetall(this.keys.nodes)
+      .hgetall(this.keys.health)
+      .hgetall(this.keys.rates)
+      .exec()) ?? []) as [Error | null, Record<string, string>][];
+    const err = e1 ?? e2 ?? e3;
+    if (err) throw err;
+    return {
+      nodes: [...parseAll<NodeConfig>(nodes).values()].sort((a, b) => a.name.localeCompare(b.name)),
+      health: parseAll<NodeHealth>(health),
+      rates: parseAll<ModelRates>(rates),
+    };
+  }
+
+  async saveHealth(entries: Map<string, NodeHealth>): Promise<void> {
+    if (entries.size === 0) return;
+    const fields = [...entries].flatMap(([name, h]) => [name, JSON.stringify(h)]);
+    await this.redis.hset(this.keys.health, ...fields);
+    await this.announce();
+  }
+
+  async getHealth(name: string): Promise<NodeHealth | undefined> {
+    const raw = await this.redis.hget(this.keys.health, name);
+    return raw ? (JSON.parse(raw) as NodeHealth) : undefined;
+  }
+
+  async saveRates(node: string, model: string, rates: ModelRates): Promise<void> {
+    await this.redis.hset(this.keys.rates, rateKey(node, model), JSON.stringify(rates));
+  }
+
+  async getRates(node: string, model: string): Promise<ModelRates | undefined> {
+    const raw = await this.redis.hget(this.keys.rates, rateKey(node, model));
+    return raw ? (JSON.parse(raw) as ModelRates) : undefined;
+  }
+
+  /** Tells every replica to re-read the fleet now instead of at its next tick. */
+  async announce(): Promise<void> {
+    await this.redis.publish(this.keys.fleetChannel, '1');
+  }
+
+  /** True for the one replica that should poll node health during this interval. */
+  async acquireHealthLock(owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.healthLock, owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+}

@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/redis-keys';
+import type { ModelRates, RequestEstimate } from '../scheduler/scheduler.types';
+import {
+  estimatePromptTokens,
+  ewma,
+  expectedOutputTokens,
+  foldObservation,
+  learnPromptCorrection,
+  observationFromFinalChunk,
+  type FinalChunkTimings,
+} from '../scheduler';
+import type { FleetRepository } from './fleet.repository';
+
+/** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
+export interface ModelStats {
+  meanOutputTokens?: number;
+  promptCorrection?: number;
+}
+
+/**
+ * Turns Ollama's timing fields into learned rates (per node and model) and per-model stats, kept in Redis so
+ * every replica estimates from the same facts. Reads come from memory (refreshed with the fleet); writes go
+ * through to Redis.
+ */
+export class LearningService {
+  private stats = new Map<string, ModelStats>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly fleetRepo: FleetRepository,
+    private readonly ratesOf: (node: string, model: string) => ModelRates | undefined,
+    private readonly setLocalRates: (node: string, model: string, rates: ModelRates) => void,
+  ) {}
+
+  async refresh(): Promise<void> {
+    const raw = await this.redis.hgetall(this.keys.modelStats);
+    const next = new Map<string, ModelStats>();
+    for (const [k, v] of Object.entries(raw)) {
+      try {
+        next.set(k, JSON.parse(v) as ModelStats);
+      } catch {
+        // skip a corrupt entry; the next write replaces it
+      }
+    }
+    this.stats = next;
+  }
+
+  estimate(model: string, promptText: string, numPredict: number | undefined): RequestEstimate {
+    const s = this.stats.get(model);
+    const outputTokens = expectedOutputTokens(numPredict, s?.meanOutputTokens);
+    return {
+      model,
+      promptTokens: estimatePromptTokens(promptText, s?.promptCorrection),
+      outputTokens,
+      outputTokensKnown: numPredict !== undefined,
+    };
+  }
+
+  /** Folds one final chunk into the shared averages. Called after the client has its answer. */
+  async learn(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
+    const rates = foldObservation(this.ratesOf(node, estimate.model), observationFromFinalChunk(chunk, streamsAtStart));
+    this.setLocalRates(node, estimate.model, rates);
+    const prev = this.stats.get(estimate.model) ?? {};
+    const next: ModelStats = { ...prev };
+    // Output length is learned only from answers that ended on their own: a num_predict cap says nothing about it.
+    if (numPredict === undefined && typeof chunk.eval_count === 'number') {
+      next.meanOutputTokens = ewma(prev.meanOutputTokens, chunk.eval_count, 0.2);
+    }
+    if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0) {
+      next.promptCorrection = learnPromptCorrection(prev.promptCorrection, estimate.promptTokens / (prev.promptCorrection ?? 1), chunk.prompt_eval_count);
+    }
+    this.stats.set(estimate.model, next);
+    await Promise.all([
+      this.fleetRepo.saveRates(node, estimate.model, rates),
+      this.redis.hset(this.keys.modelStats, estimate.model, JSON.stringify(next)),
+    ]);
+  }
+}

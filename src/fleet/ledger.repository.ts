@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/redis-keys';
+
+/** Takes a slot on a node if one is free. Expired leases (their replica died) are dropped first. */
+const RESERVE = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if #expired > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  redis.call('HDEL', KEYS[2], unpack(expired))
+end
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+return 1`;
+
+/** Gives a slot back and tells every replica that a slot on this node is free. */
+const RELEASE = `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if removed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return removed`;
+
+/** Live leases and the tokens they carry: in-flight and backlog of one node. */
+const LOAD = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local tokens = 0
+if #ids > 0 then
+  local values = redis.call('HMGET', KEYS[2], unpack(ids))
+  for _, v in ipairs(values) do tokens = tokens + (tonumber(v) or 0) end
+end
+return {#ids, tokens}`;
+
+export interface NodeLoad {
+  inFlight: number;
+  backlogTokens: number;
+}
+
+/**
+ * Slot accounting in Redis, shared by every replica. A reservation is a lease with an expiry: the replica
+ * running the request renews it, so a replica that dies cannot keep a slot for longer than one lease.
+ */
+export class LedgerRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    redis.defineCommand('herdReserve', { numberOfKeys: 2, lua: RESERVE });
+    redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
+    redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
+  }
+
+  private call(name: string, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
+    return fn.apply(this.redis, args);
+  }
+
+  async reserve(node: string, requestId: string, slots: number, tokens: number, leaseMs: number, now = Date.now()): Promise<boolean> {
+    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), now, now + leaseMs, slots, requestId, Math.round(tokens));
+    return ok === 1;
+  }
+
+  async release(node: string, requestId: string): Promise<boolean> {
+    const removed = await this.call('herdRelease', this.keys.leases(node), this.keys.leaseTokens(node), requestId, this.keys.freedChannel, node);
+    return removed === 1;
+  }
+
+  /** Extends leases still held; returns the ids that were no longer there. */
+  async renew(leases: { node: string; requestId: string }[], leaseMs: number, now = Date.now()): Promise<void> {
+    if (leases.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const l of leases) pipe.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId);
+    await pipe.exec();
+  }
+
+  async holds(node: string, requestId: string, now = Date.now()): Promise<boolean> {
+    const score = await this.redis.zscore(this.keys.leases(node), requestId);
+    return score !== null && Number(score) > now;
+  }
+
+  /** In-flight and backlog for each node, in one round trip. */
+  async loads(nodes: string[], now = Date.now()): Promise<Map<string, NodeLoad>> {
+    const out = new Map<string, NodeLoad>();
+    if (nodes.length === 0) return out;
+    const pipe = this.redis.pipeline();
+    for (const n of nodes) {
+      (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(n), this.keys.leaseTokens(n), now);
+    }
+    const results = (await pipe.exec()) ?? [];
+    nodes.forEach((n, i) => {
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const [inFlight, backlogTokens] = value as [number, number];
+      out.set(n, { inFlight, backlogTokens });
+    });
+    return out;
+  }
+}

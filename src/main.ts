@@ -1,0 +1,43 @@
+import 'reflect-metadata';
+import { startHerd } from './bootstrap';
+import { ConfigError, loadConfig } from './config/load-config';
+import { Logger } from './common/logger';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`herd: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const log = new Logger(config.logLevel, config.logFormat);
+  let herd;
+  try {
+    herd = await startHerd(config, log);
+  } catch (err) {
+    log.error((err as Error).message);
+    process.exit(1);
+  }
+  const running = herd;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down: finishing running requests', { signal, running: running.core.inference.runningCount() });
+    running.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

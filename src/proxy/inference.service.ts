@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Dispatcher as Undici } from 'undici';
+import type { HerdConfig, NodeConfig } from '../config/herd-config';
+import { HerdError } from '../common/herd-error';
+import type { Logger } from '../common/logger';
+import type { FleetService } from '../fleet/fleet.service';
+import type { LearningService } from '../fleet/learning.service';
+import type { LedgerRepository } from '../fleet/ledger.repository';
+import type { RedisKeys } from '../redis/redis-keys';
+import type { RequestEstimate } from '../scheduler/scheduler.types';
+import type { FinalChunkTimings } from '../scheduler';
+import { CanceledError, type Dispatcher } from '../queue/dispatcher';
+import type { Handoff } from '../queue/handoff';
+import type { JobQueueRepository } from '../queue/job-queue.repository';
+import type { Grant, Ticket } from '../queue/ticket';
+import type { OllamaNodeClient } from '../upstream/ollama-node.client';
+import { isRetryable } from '../upstream/upstream-error';
+
+export interface InferenceRequest {
+  model: string;
+  priority: number;
+  /** Text used for the prompt-size estimate (prompt, or all messages). */
+  promptText: string;
+  numPredict?: number;
+  upstreamPath: string;
+  upstreamBody: Record<string, unknown>;
+  /** Streams wait for the first chunk only this long; whole answers may take the full request timeout. */
+  stream: boolean;
+}
+
+/** One try of a request on one node, handed to the caller that writes the response. */
+export interface Attempt {
+  requestId: string;
+  node: NodeConfig;
+  grant: Grant;
+  estimate: RequestEstimate;
+  queueMs: number;
+  /** Set by the caller once any byte went to the client: from then on failures are not retried elsewhere. */
+  committed: boolean;
+  /** Set by the caller from the last chunk, for learning. */
+  final?: FinalChunkTimings;
+  signal: AbortSignal;
+}
+
+/**
+ * The origin side of a request: admission, queueing, waiting for a grant, calling the node, failing over
+ * to the next node when a failure happens before the client saw anything, and giving the slot back.
+ */
+export class InferenceService {
+  private readonly running = new Map<string, Grant>();
+  /** Requests of this replica waiting for a grant. */
+  private localQueued = 0;
+  /** Jobs waiting in the shared queue, as of the last refresh. */
+  private globalWaiting = 0;
+  private renewTimer: NodeJS.Timeout;
+  private depthTimer: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(
+    private readonly config: HerdConfig,
+    private readonly fleet: FleetService,
+    private readonly queue: JobQueueRepository,
+    private readonly handoff: Handoff,
+    private readonly dispatcher: Dispatcher,
+    private readonly ledger: LedgerRepository,
+    private readonly learning: LearningService,
+    private readonly client: OllamaNodeClient,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly log: Logger,
+  ) {
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.leaseMs / 3)));
+    this.renewTimer.unref();
+    this.depthTimer = setInterval(() => void this.refreshDepth(), 250);
+    this.depthTimer.unref();
+    handoff.orphanHandler = (grant) => void this.dropOrphan(grant);
+  }
+
+  stop(): void {
+    clearInterval(this.renewTimer);
+    clearInterval(this.depthTimer);
+  }
+
+  /** No new requests are admitted (graceful shutdown). */
+  drain(): void {
+    this.draining = true;
+  }
+
+  runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Runs a request to completion through the queue; `consume` reads the node's response and writes to the client. */
+  async execute<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: Undici.ResponseData, attempt: Attempt) => Promise<T>): Promise<T> {
+    const ticket = this.admit(req);
+    const original = await this.acquire(ticket, signal);
+    const queueMs = Date.now() - ticket.enqueuedAt;
+    const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
+    const tried = new Set<string>();
+    let grant = original;
+    try {
+      for (;;) {
+        const node = this.fleet.node(grant.node);
+        const attempt: Attempt = { requestId: ticket.requestId, node: node!, grant, estimate, queueMs, committed: false, signal };
+        this.running.set(ticket.requestId, grant);
+        try {
+          if (!node) throw new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} left the fleet`);
+          const res = await this.client.request(node, {
+            method: 'POST',
+            path: req.upstreamPath,
+            body: JSON.stringify(req.upstreamBody),
+            signal,
+            headersTimeoutMs: req.stream ? this.config.firstByteTimeoutMs : this.config.requestTimeoutMs,
+            bodyTimeoutMs: this.config.idleTimeoutMs,
+          });
+          if (res.statusCode >= 500) throw await this.upstreamFailure(node.name, res);
+          const result = await consume(res, attempt);
+          if (attempt.final) void this.learn(node.name, grant.streams, estimate, attempt.final, req.numPredict);
+          return result;
+        } catch (err) {
+          if (signal.aborted) throw new CanceledError();
+          if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
+          tried.add(grant.node);
+          const busy = err instanceof HerdError && err.status === 503 && err.message.includes('server busy');
+          if (!busy) void this.fleet.reportFailure(grant.node, (err as Error).message).catch(() => undefined);
+          this.log.warn('retrying on another node', { id: ticket.requestId, node: grant.node, error: (err as Error).message });
+          await this.releaseGrant(grant);
+          grant = await this.dispatcher.place(ticket, { signal, deadline: Date.now() + this.config.queueTimeoutMs, exclude: tried });
+        }
+      }
+    } finally {
+      await this.releaseGrant(grant);
+      await this.handoff.finished(original).catch(() => undefined);
+    }
+  }
+
+  private admit(req: InferenceRequest): Ticket {
+    if (this.draining) throw new HerdError(503, 'HERD_SHUTTING_DOWN', 'herd: this replica is shutting down, please retry', 1);
+    if (this.fleet.nodesWithModel(req.model).length === 0) throw HerdError.modelNotFound(req.model);
+    if (Math.max(this.localQueued, this.globalWaiting) >= this.config.maxQueue) throw HerdError.queueFull();
+    const estimate = this.learning.estimate(req.model, req.promptText, req.numPredict);
+    return { ...estimate, requestId: randomUUID(), model: req.model, priority: req.priority, origin: this.config.replicaId, enqueuedAt: Date.now() };
+  }
+
+  /** Enqueues the ticket and waits for a grant; cleans up on cancel and queue timeout. */
+  private async acquire(ticket: Ticket, signal: AbortSignal): Promise<Grant> {
+    const granted = this.handoff.expectGrant(ticket.requestId);
+    try {
+      this.localQueued++;
+      this.globalWaiting++;
+      await this.queue.enqueue(ticket);
+    } catch {
+      this.localQueued--;
+      this.handoff.forget(ticket.requestId);
+      throw HerdError.redisDown();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      return await Promise.race([
+        granted,
+        new Promise<never>((_, reject) => {
+          // The worker gives up at the deadline itself; this is the backstop when the job never became active.
+          timer = setTimeout(() => reject(new HerdError(503, 'HERD_QUEUE_TIMEOUT', 'herd: timed out waiting in the queue', 5)), this.config.queueTimeoutMs + 1000);
+          onAbort = () => reject(new CanceledError());
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } catch (err) {
+      this.handoff.forget(ticket.requestId);
+      await this.withdraw(ticket.requestId);
+      throw err;
+    } finally {
+      this.localQueued--;
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Takes a request out of the queue, or tells whoever is placing it to stop. */
+  private async withdraw(requestId: string): Promise<void> {
+    try {
+      if (await this.queue.remove(requestId)) return;
+      await this.redis.set(this.keys.canceled(requestId), '1', 'PX', this.config.queueTimeoutMs + 5000);
+      await this.handoff.broadcastCancel(requestId);
+    } catch (err) {
+      this.log.warn('could not withdraw a cancelled request; its lease will expire', { id: requestId, error: (err as Error).message });
+    }
+  }
+
+  private async upstreamFailure(node: string, res: Undici.ResponseData): Promise<HerdError> {
+    const text = await res.body.text().catch(() => '');
+    let message = text.slice(0, 300);
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? message;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    return new HerdError(res.statusCode === 503 ? 503 : 502, 'HERD_UPSTREAM_ERROR', res.statusCode === 503 ? message : `herd: node ${node} answered ${res.statusCode}: ${message}`);
+  }
+
+  private async releaseGrant(grant: Grant): Promise<void> {
+    if (this.running.get(grant.requestId) === grant) this.running.delete(grant.requestId);
+    try {
+      if (await this.ledger.release(grant.node, grant.requestId)) this.dispatcher.wakeAll();
+    } catch (err) {
+      this.log.warn('could not release a slot; its lease will expire', { node: grant.node, error: (err as Error).message });
+    }
+  }
+
+  /** A grant for a request this replica no longer waits for: give the slot back and let the job end. */
+  private async dropOrphan(grant: Grant): Promise<void> {
+    if (this.running.get(grant.requestId)?.node !== grant.node) await this.ledger.release(grant.node, grant.requestId).catch(() => undefined);
+    await this.handoff.finished(grant).catch(() => undefined);
+  }
+
+  private async learn(node: string, streams: number, estimate: RequestEstimate, final: FinalChunkTimings, numPredict: number | undefined): Promise<void> {
+    try {
+      await this.learning.learn(node, estimate, final, streams, numPredict);
+    } catch (err) {
+      this.log.debug('learning skipped', { error: (err as Error).message });
+    }
+  }
+
+  private async renewLeases(): Promise<void> {
+    try {
+      await this.ledger.renew([...this.running.values()].map((g) => ({ node: g.node, requestId: g.requestId })), this.config.leaseMs);
+    } catch {
+      // Redis away: leases run out on their own; requests keep streaming
+    }
+  }
+
+  private async refreshDepth(): Promise<void> {
+    try {
+      // The queue bound is checked against a count at most 250 ms old plus this replica's own additions since.
+      this.globalWaiting = await this.queue.waitingCount();
+    } catch {
+      // keep the last figure
+    }
+  }
+}

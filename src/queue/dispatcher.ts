@@ -1,0 +1,93 @@
+import type { HerdConfig } from '../config/herd-config';
+import { HerdError } from '../common/herd-error';
+import type { FleetService } from '../fleet/fleet.service';
+import type { LedgerRepository } from '../fleet/ledger.repository';
+import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
+import type { Grant, Ticket } from './ticket';
+
+/** How long a waiting placement sleeps when nothing wakes it (lease expiries publish nothing). */
+const FALLBACK_WAKE_MS = 250;
+
+export class CanceledError extends Error {
+  constructor() {
+    super('request canceled');
+  }
+}
+
+export interface PlaceOptions {
+  signal: AbortSignal;
+  /** Epoch ms after which placement gives up. */
+  deadline: number;
+  exclude?: ReadonlySet<string>;
+}
+
+/**
+ * Turns a ticket into a reserved slot: rank the eligible nodes (pure strategy), reserve the best one in
+ * Redis, and when the best one is busy wait for a slot to free anywhere, then decide again.
+ */
+export class Dispatcher {
+  private readonly waiters = new Set<() => void>();
+  private sequence = 0;
+  lastRanking?: RankedNode[];
+
+  constructor(
+    private readonly fleet: FleetService,
+    private readonly ledger: LedgerRepository,
+    private readonly strategy: Strategy,
+    private readonly config: HerdConfig,
+  ) {
+    fleet.onChange(() => this.wakeAll());
+  }
+
+  /** A slot was freed somewhere (this replica or another): every waiting placement looks again. */
+  wakeAll(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  async place(ticket: Ticket, opts: PlaceOptions): Promise<Grant> {
+    for (;;) {
+      if (opts.signal.aborted) throw new CanceledError();
+      const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
+      if (candidates.length > 0) {
+        const loads = await this.ledger.loads(candidates.map((n) => n.name));
+        const ranked = this.strategy.rank(
+          { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
+          this.fleet.snapshot(candidates, loads),
+          { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
+        );
+        this.lastRanking = ranked;
+        const best = ranked[0];
+        if (best?.free) {
+          const slots = this.fleet.node(best.node)?.slots ?? 1;
+          const tokens = ticket.promptTokens + ticket.outputTokens;
+          if (await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, this.config.leaseMs)) {
+            return { requestId: ticket.requestId, node: best.node, estimateMs: best.estimateMs, parts: best.parts, placedBy: this.config.replicaId, placedAt: Date.now(), streams: Math.min(slots, (loads.get(best.node)?.inFlight ?? 0) + 1) };
+          }
+          continue; // another replica took that slot first: decide again with fresh loads
+        }
+      }
+      if (Date.now() >= opts.deadline) throw this.giveUp(ticket.model, candidates.length > 0);
+      await this.sleep(opts.signal, Math.min(FALLBACK_WAKE_MS, Math.max(1, opts.deadline - Date.now())));
+    }
+  }
+
+  private giveUp(model: string, hadCandidates: boolean): HerdError {
+    return hadCandidates
+      ? new HerdError(503, 'HERD_QUEUE_TIMEOUT', `herd: timed out waiting for a free slot for model "${model}"`, 5)
+      : new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', `herd: no healthy node can serve model "${model}" right now`, 5);
+  }
+
+  private sleep(signal: AbortSignal, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
