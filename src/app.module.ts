@@ -3,6 +3,10 @@ import { TerminusModule } from '@nestjs/terminus';
 import { HerdGenerateController } from './api/herd/herd-generate.controller';
 import { HerdCore } from './core/herd-core';
 import { HealthController } from './health/health.controller';
+import { OllamaInferenceController } from './api/ollama/ollama-inference.controller';
+import { NodesController } from './api/herd/nodes.controller';
+import { OllamaFleetController } from './api/ollama/ollama-fleet.controller';
+import { OpenAiInferenceController } from './api/openai/openai-inference.controller';
 
 @Module({})
 export class AppModule {
@@ -11,7 +15,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [HerdGenerateController, HealthController],
+      controllers: [HerdGenerateController, OllamaInferenceController, OpenAiInferenceController, OllamaFleetController, NodesController, HealthController],
       providers: [{ provide: HerdCore, useValue: core }],
     };
   }

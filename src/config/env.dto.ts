@@ -65,6 +65,9 @@ export class HerdEnv {
   @IsOptional() @IsIn(['json', 'pretty'])
   LOG_FORMAT?: string;
 
+  @IsOptional() @IsString() @Matches(/^.{8,}$/, { message: 'HERD_ADMIN_KEY must be at least 8 characters' })
+  HERD_ADMIN_KEY?: string;
+
   @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'HERD_REPLICA_ID must be 1-64 letters, digits, _ . or -' })
   HERD_REPLICA_ID?: string;
 }

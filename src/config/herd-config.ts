@@ -9,6 +9,8 @@ export interface NodeConfig {
   memoryGb?: number;
   tokensPerSecond?: number;
   labels: Record<string, string>;
+  /** Set at runtime through the admin API: no new work, running requests finish. */
+  draining?: boolean;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -37,6 +39,8 @@ export interface HerdConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   replicaId: string;
+  /** When set, admin routes need `Authorization: Bearer <key>`. */
+  adminKey?: string;
 }
 
 export const HERD_CONFIG = Symbol('HERD_CONFIG');

@@ -109,6 +109,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     bodyLimit: env.HERD_BODY_LIMIT ?? '50mb',
     logLevel: (env.LOG_LEVEL ?? 'info') as LogLevel,
     logFormat: (env.LOG_FORMAT ?? (rawEnv.NODE_ENV === 'production' ? 'json' : 'pretty')) as LogFormat,
+    adminKey: env.HERD_ADMIN_KEY,
     replicaId: env.HERD_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
   };
 }

@@ -3,12 +3,14 @@ import type { NodeConfig } from '../config/herd-config';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates } from '../scheduler/scheduler.types';
 import type { NodeHealth } from './fleet.types';
+import type { CircuitState } from './circuit-breaker';
 
 export interface FleetState {
   nodes: NodeConfig[];
   health: Map<string, NodeHealth>;
   /** Keyed `node|model`. */
   rates: Map<string, ModelRates>;
+  circuits: Map<string, CircuitState>;
 }
 
 function parseAll<T>(hash: Record<string, string>): Map<string, T> {
@@ -51,23 +53,26 @@ export class FleetRepository {
   async removeNode(name: string): Promise<boolean> {
     const removed = await this.redis.hdel(this.keys.nodes, name);
     await this.redis.hdel(this.keys.health, name);
+    await this.redis.hdel(this.keys.circuits, name);
     await this.announce();
     return removed === 1;
   }
 
   async load(): Promise<FleetState> {
-    const [[e1, nodes], [e2, health], [e3, rates]] = ((await this.redis
+    const [[e1, nodes], [e2, health], [e3, rates], [e4, circuits]] = ((await this.redis
       .pipeline()
       .hgetall(this.keys.nodes)
       .hgetall(this.keys.health)
       .hgetall(this.keys.rates)
+      .hgetall(this.keys.circuits)
       .exec()) ?? []) as [Error | null, Record<string, string>][];
-    const err = e1 ?? e2 ?? e3;
+    const err = e1 ?? e2 ?? e3 ?? e4;
     if (err) throw err;
     return {
       nodes: [...parseAll<NodeConfig>(nodes).values()].sort((a, b) => a.name.localeCompare(b.name)),
       health: parseAll<NodeHealth>(health),
       rates: parseAll<ModelRates>(rates),
+      circuits: parseAll<CircuitState>(circuits),
     };
   }
 
@@ -75,6 +80,11 @@ export class FleetRepository {
     if (entries.size === 0) return;
     const fields = [...entries].flatMap(([name, h]) => [name, JSON.stringify(h)]);
     await this.redis.hset(this.keys.health, ...fields);
+    await this.announce();
+  }
+
+  async saveCircuit(name: string, state: CircuitState): Promise<void> {
+    await this.redis.hset(this.keys.circuits, name, JSON.stringify(state));
     await this.announce();
   }
 

@@ -7,13 +7,19 @@ import { rateKey, type FleetRepository, type FleetState } from './fleet.reposito
 import type { NodeHealth, OllamaPs, OllamaTags } from './fleet.types';
 import type { NodeLoad } from './ledger.repository';
 import type { Logger } from '../common/logger';
+import { admits, circuitView, recordFailure, recordSuccess, startProbe, CLOSED, type CircuitState } from './circuit-breaker';
+
+export type NodeState = 'healthy' | 'degraded' | 'down' | 'draining';
+
+/** How a dispatch failed: a node that cannot be reached is out until a poll sees it again; errors count toward its breaker. */
+export type FailureKind = 'unreachable' | 'error';
 
 /**
  * This replica's view of the fleet: node list, health and learned rates read from Redis, refreshed on every
  * health tick and whenever another replica announces a change. One replica per tick polls the nodes.
  */
 export class FleetService {
-  private state: FleetState = { nodes: [], health: new Map(), rates: new Map() };
+  private state: FleetState = { nodes: [], health: new Map(), rates: new Map(), circuits: new Map() };
   private byName = new Map<string, NodeConfig>();
   private timer?: NodeJS.Timeout;
   private listeners: (() => void)[] = [];
@@ -71,9 +77,10 @@ export class FleetService {
       this.state.nodes.map(async (node) => {
         const before = this.state.health.get(node.name);
         try {
-          const [tags, ps] = await Promise.all([
+          const [tags, ps, version] = await Promise.all([
             this.client.getJson<OllamaTags>(node, '/api/tags', timeout),
             this.client.getJson<OllamaPs>(node, '/api/ps', timeout),
+            this.client.getJson<{ version?: string }>(node, '/api/version', timeout).catch(() => ({ version: undefined })),
           ]);
           results.set(node.name, {
             reachable: true,
@@ -81,6 +88,8 @@ export class FleetService {
             resident: (ps.models ?? []).map((m) => m.name),
             failures: 0,
             checkedAt: Date.now(),
+            version: version.version,
+            tags: tags.models ?? [],
           });
           if (before && !before.reachable) this.log.info('node is up', { node: node.name });
         } catch (err) {
@@ -101,20 +110,52 @@ export class FleetService {
     await this.refresh();
   }
 
-  /** A dispatch to the node failed before any byte reached the client: take it out until a poll says otherwise. */
-  async reportFailure(name: string, error: string): Promise<void> {
-    const before = this.state.health.get(name);
-    const health: NodeHealth = {
-      reachable: false,
-      models: before?.models ?? [],
-      resident: [],
-      failures: (before?.failures ?? 0) + 1,
-      checkedAt: Date.now(),
-      lastError: error,
-    };
-    this.state.health.set(name, health);
-    this.log.warn('node failed a dispatch; out of rotation until its next good poll', { node: name, error });
-    await this.repo.saveHealth(new Map([[name, health]]));
+  /** A dispatch failed. Its breaker counts it; an unreachable node also leaves rotation until a poll sees it. */
+  async reportFailure(name: string, error: string, kind: FailureKind): Promise<void> {
+    const before = this.state.circuits.get(name);
+    const circuit = recordFailure(before, Date.now());
+    this.state.circuits.set(name, circuit);
+    if (circuitView(circuit, Date.now()) !== 'closed' && circuitView(before, Date.now()) === 'closed') {
+      this.log.warn('circuit opened', { node: name, failures: circuit.failures, cooldownMs: circuit.openUntil - Date.now(), error });
+    }
+    const writes: Promise<unknown>[] = [this.repo.saveCircuit(name, circuit)];
+    if (kind === 'unreachable') {
+      const h = this.state.health.get(name);
+      const health: NodeHealth = { ...(h ?? { models: [], resident: [], failures: 0, checkedAt: 0 }), reachable: false, failures: (h?.failures ?? 0) + 1, checkedAt: Date.now(), lastError: error };
+      this.state.health.set(name, health);
+      this.log.warn('node unreachable; out of rotation until a poll reaches it', { node: name, error });
+      writes.push(this.repo.saveHealth(new Map([[name, health]])));
+    }
+    await Promise.all(writes);
+  }
+
+  /** A dispatch got its answer: a breaker that counted failures (or was probing) closes. */
+  async reportSuccess(name: string): Promise<void> {
+    const c = this.state.circuits.get(name);
+    if (!c || (c.failures === 0 && !c.probing && c.openUntil === 0)) return;
+    this.state.circuits.set(name, recordSuccess());
+    if (c.openUntil > 0) this.log.info('circuit closed', { node: name });
+    await this.repo.saveCircuit(name, recordSuccess());
+  }
+
+  /** A request was placed on the node: when its breaker is half-open this request is the probe. */
+  async noteDispatch(name: string): Promise<void> {
+    const c = this.state.circuits.get(name);
+    if (circuitView(c, Date.now()) !== 'half-open' || !c) return;
+    const probing = startProbe(c);
+    this.state.circuits.set(name, probing);
+    await this.repo.saveCircuit(name, probing);
+  }
+
+  circuit(name: string): CircuitState {
+    return this.state.circuits.get(name) ?? CLOSED;
+  }
+
+  nodeState(name: string): NodeState {
+    const n = this.byName.get(name);
+    if (n?.draining) return 'draining';
+    if (!this.isUp(name)) return 'down';
+    return circuitView(this.state.circuits.get(name), Date.now()) === 'closed' ? 'healthy' : 'degraded';
   }
 
   rates(node: string, model: string): ModelRates | undefined {
@@ -142,17 +183,36 @@ export class FleetService {
     return this.state.health.get(name)?.reachable === true;
   }
 
-  /** Nodes that are up and list the model. */
+  /** Whether the model exists in the fleet at all: 'known' (some node lists it), and 'up' (a reachable node does). */
+  modelPresence(model: string): 'absent' | 'known' | 'up' {
+    let presence: 'absent' | 'known' | 'up' = 'absent';
+    for (const n of this.state.nodes) {
+      const h = this.state.health.get(n.name);
+      if (!h?.models.some((m) => m.name === model)) continue;
+      if (h.reachable) return 'up';
+      presence = 'known';
+    }
+    return presence;
+  }
+
+  /** Nodes that take new work (up, breaker admits, not draining) and list the model. */
   nodesWithModel(model: string): NodeConfig[] {
+    const now = Date.now();
     return this.state.nodes.filter((n) => {
+      if (n.draining || !admits(this.state.circuits.get(n.name), now)) return false;
       const h = this.state.health.get(n.name);
       return h?.reachable === true && h.models.some((m) => m.name === model);
     });
   }
 
+  /** Nodes that are up. */
+  upNodes(): NodeConfig[] {
+    return this.state.nodes.filter((n) => this.isUp(n.name));
+  }
+
   /** Sum of slots over nodes that can take work: the queue's global concurrency. */
   totalSlots(): number {
-    return this.state.nodes.filter((n) => this.isUp(n.name)).reduce((sum, n) => sum + n.slots, 0);
+    return this.state.nodes.filter((n) => this.isUp(n.name) && !n.draining).reduce((sum, n) => sum + n.slots, 0);
   }
 
   upCount(): number {
@@ -176,7 +236,7 @@ export class FleetService {
           inFlight: load.inFlight,
           weight: n.weight,
           healthy: h?.reachable === true,
-          draining: false,
+          draining: n.draining === true,
           memoryGb: n.memoryGb,
           tokensPerSecondHint: n.tokensPerSecond,
           models: h?.models ?? [],

@@ -10,10 +10,21 @@ export interface NodeHealth {
   checkedAt: number;
   lastError?: string;
   version?: string;
+  /** The node's /api/tags entries as it sent them, for the fleet-wide /api/tags. */
+  tags?: OllamaTagEntry[];
+}
+
+export interface OllamaTagEntry {
+  name: string;
+  model?: string;
+  size?: number;
+  modified_at?: string;
+  digest?: string;
+  details?: Record<string, unknown>;
 }
 
 export interface OllamaTags {
-  models?: { name: string; model?: string; size?: number }[];
+  models?: OllamaTagEntry[];
 }
 
 export interface OllamaPs {

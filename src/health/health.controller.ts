@@ -27,7 +27,7 @@ export class HealthController {
     const nodes = Object.fromEntries(
       this.core.fleet.nodes().map((n) => {
         const h = this.core.fleet.health(n.name);
-        return [n.name, { status: h?.reachable ? 'up' : 'down', url: n.url, slots: n.slots, models: h?.models.map((m) => m.name) ?? [], lastError: h?.lastError }];
+        return [n.name, { status: this.core.fleet.nodeState(n.name), url: n.url, slots: n.slots, models: h?.models.map((m) => m.name) ?? [], lastError: h?.lastError }];
       }),
     );
     const up = this.core.fleet.upCount();

@@ -116,14 +116,15 @@ export class InferenceService {
           });
           if (res.statusCode >= 500) throw await this.upstreamFailure(node.name, res);
           const result = await consume(res, attempt);
+          void this.fleet.reportSuccess(node.name).catch(() => undefined);
           if (attempt.final) void this.learn(node.name, grant.streams, estimate, attempt.final, req.numPredict);
           return result;
         } catch (err) {
           if (signal.aborted) throw new CanceledError();
           if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
           tried.add(grant.node);
-          const busy = err instanceof HerdError && err.status === 503 && err.message.includes('server busy');
-          if (!busy) void this.fleet.reportFailure(grant.node, (err as Error).message).catch(() => undefined);
+          const unreachable = err instanceof HerdError && err.code === 'HERD_UPSTREAM_UNREACHABLE';
+          void this.fleet.reportFailure(grant.node, (err as Error).message, unreachable ? 'unreachable' : 'error').catch(() => undefined);
           this.log.warn('retrying on another node', { id: ticket.requestId, node: grant.node, error: (err as Error).message });
           await this.releaseGrant(grant);
           grant = await this.dispatcher.place(ticket, { signal, deadline: Date.now() + this.config.queueTimeoutMs, exclude: tried });
@@ -137,7 +138,9 @@ export class InferenceService {
 
   private admit(req: InferenceRequest): Ticket {
     if (this.draining) throw new HerdError(503, 'HERD_SHUTTING_DOWN', 'herd: this replica is shutting down, please retry', 1);
-    if (this.fleet.nodesWithModel(req.model).length === 0) throw HerdError.modelNotFound(req.model);
+    const presence = this.fleet.modelPresence(req.model);
+    if (presence === 'absent') throw HerdError.modelNotFound(req.model);
+    if (presence === 'known') throw new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', `herd: every node that has model "${req.model}" is down`, 5);
     if (Math.max(this.localQueued, this.globalWaiting) >= this.config.maxQueue) throw HerdError.queueFull();
     const estimate = this.learning.estimate(req.model, req.promptText, req.numPredict);
     return { ...estimate, requestId: randomUUID(), model: req.model, priority: req.priority, origin: this.config.replicaId, enqueuedAt: Date.now() };

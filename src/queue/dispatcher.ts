@@ -61,6 +61,7 @@ export class Dispatcher {
           const slots = this.fleet.node(best.node)?.slots ?? 1;
           const tokens = ticket.promptTokens + ticket.outputTokens;
           if (await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, this.config.leaseMs)) {
+            void this.fleet.noteDispatch(best.node).catch(() => undefined);
             return { requestId: ticket.requestId, node: best.node, estimateMs: best.estimateMs, parts: best.parts, placedBy: this.config.replicaId, placedAt: Date.now(), streams: Math.min(slots, (loads.get(best.node)?.inFlight ?? 0) + 1) };
           }
           continue; // another replica took that slot first: decide again with fresh loads

@@ -18,6 +18,10 @@ export class RedisKeys {
   get health(): string {
     return `${this.prefix}:health`;
   }
+  /** Hash: node name -> JSON CircuitState (kept apart from health so a poll never overwrites a breaker). */
+  get circuits(): string {
+    return `${this.prefix}:circuits`;
+  }
   /** Zset of leases on one node (hash-tagged so a node's two keys share a Cluster slot): member request id, score expiry (ms). Its size is the node's in-flight count. */
   leases(node: string): string {
     return `${this.prefix}:leases:{${node}}`;

@@ -65,6 +65,12 @@ export interface EstimateParts {
   loadMs: number;
   prefillMs: number;
   decodeMs: number;
+  /**
+   * Part of the delay this request adds to the requests already running on the node (joining
+   * slows every stream), charged to it so that near-ties go to the less loaded node.
+   * Included in estimateMs; absent (0) for estimators that do not model it.
+   */
+  contentionMs?: number;
 }
 
 export interface RankedNode {

@@ -1,0 +1,98 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { HerdError } from '../../common/herd-error';
+import { validateBody } from '../../common/validate-body';
+import type { NodeConfig } from '../../config/herd-config';
+import { parseNodes } from '../../config/load-config';
+import { HerdCore } from '../../core/herd-core';
+import type { OllamaTags } from '../../fleet/fleet.types';
+import { AdminKeyGuard } from './admin-key.guard';
+import { NodePatchDto } from './node-patch.dto';
+
+/** The fleet at runtime: list with live state; add, change, drain and remove nodes (kept in Redis). */
+@Controller('herd/nodes')
+export class NodesController {
+  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+
+  @Get()
+  async list(): Promise<{ nodes: unknown[] }> {
+    const fleet = this.core.fleet;
+    const loads = await this.core.ledger.loads(fleet.nodes().map((n) => n.name));
+    return {
+      nodes: fleet.nodes().map((n) => {
+        const h = fleet.health(n.name);
+        const load = loads.get(n.name);
+        return {
+          ...n,
+          state: fleet.nodeState(n.name),
+          circuit: fleet.circuit(n.name),
+          inFlight: load?.inFlight ?? 0,
+          backlogTokens: load?.backlogTokens ?? 0,
+          models: h?.models.map((m) => m.name) ?? [],
+          resident: h?.resident ?? [],
+          version: h?.version,
+          failures: h?.failures ?? 0,
+          lastError: h?.lastError,
+          checkedAt: h?.checkedAt,
+          rates: Object.fromEntries((h?.models ?? []).map((m) => [m.name, fleet.rates(n.name, m.name)]).filter(([, r]) => r)),
+        };
+      }),
+    };
+  }
+
+  @Post()
+  @UseGuards(AdminKeyGuard)
+  async add(@Body() body: unknown): Promise<NodeConfig> {
+    const { nodes, problems } = parseNodes([body], 'node');
+    if (problems.length) throw HerdError.badRequest(problems.join('; '));
+    const node = nodes[0];
+    try {
+      await this.core.client.getJson<OllamaTags>(node, '/api/tags', this.core.config.connectTimeoutMs * 2);
+    } catch (err) {
+      throw new HerdError(422, 'HERD_BAD_REQUEST', `herd: ${node.url} does not answer like an Ollama server (${(err as Error).message})`);
+    }
+    await this.core.fleetRepo.upsertNode(node);
+    await this.core.fleet.poll();
+    return node;
+  }
+
+  @Patch(':name')
+  @UseGuards(AdminKeyGuard)
+  async patch(@Param('name') name: string, @Body() body: unknown): Promise<NodeConfig> {
+    const dto = validateBody(NodePatchDto, body);
+    const node = this.existing(name);
+    const next: NodeConfig = { ...node, ...(dto.slots !== undefined && { slots: dto.slots }), ...(dto.weight !== undefined && { weight: dto.weight }), ...(dto.draining !== undefined && { draining: dto.draining }) };
+    await this.core.fleetRepo.upsertNode(next);
+    await this.core.fleet.refresh();
+    return next;
+  }
+
+  @Post(':name/drain')
+  @HttpCode(200)
+  @UseGuards(AdminKeyGuard)
+  drain(@Param('name') name: string): Promise<NodeConfig> {
+    return this.patch(name, { draining: true });
+  }
+
+  @Post(':name/undrain')
+  @HttpCode(200)
+  @UseGuards(AdminKeyGuard)
+  undrain(@Param('name') name: string): Promise<NodeConfig> {
+    return this.patch(name, { draining: false });
+  }
+
+  /** Removes the node for new work at once; requests already running on it finish. */
+  @Delete(':name')
+  @UseGuards(AdminKeyGuard)
+  async remove(@Param('name') name: string): Promise<{ removed: string }> {
+    this.existing(name);
+    await this.core.fleetRepo.removeNode(name);
+    await this.core.fleet.refresh();
+    return { removed: name };
+  }
+
+  private existing(name: string): NodeConfig {
+    const node = this.core.fleet.node(name);
+    if (!node) throw new HerdError(404, 'HERD_NOT_FOUND', `herd: no node named "${name}"`);
+    return node;
+  }
+}

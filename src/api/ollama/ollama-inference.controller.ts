@@ -1,0 +1,72 @@
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { validateBody } from '../../common/validate-body';
+import { HerdCore } from '../../core/herd-core';
+import { messagesText, numPredictOf, routeInference } from '../../proxy/route-inference';
+import { ChatDto, EmbedDto, EmbeddingsDto, GenerateDto } from './ollama-inference.dto';
+
+/** Ollama's inference routes, through the queue. As in Ollama, `stream` absent means true. */
+@Controller('api')
+export class OllamaInferenceController {
+  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+
+  @Post('generate')
+  @HttpCode(200)
+  async generate(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(GenerateDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/api/generate',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: (dto.system ?? '') + (dto.prompt ?? '') + (dto.suffix ?? ''),
+      numPredict: numPredictOf(dto.options),
+      stream: dto.stream ?? true,
+      format: 'ndjson',
+    });
+  }
+
+  @Post('chat')
+  @HttpCode(200)
+  async chat(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(ChatDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/api/chat',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: messagesText(dto.messages),
+      numPredict: numPredictOf(dto.options),
+      stream: dto.stream ?? true,
+      format: 'ndjson',
+    });
+  }
+
+  @Post('embed')
+  @HttpCode(200)
+  async embed(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(EmbedDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/api/embed',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: Array.isArray(dto.input) ? dto.input.join('\n') : dto.input,
+      numPredict: 0,
+      stream: false,
+      format: 'ndjson',
+    });
+  }
+
+  @Post('embeddings')
+  @HttpCode(200)
+  async embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(EmbeddingsDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/api/embeddings',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: dto.prompt ?? '',
+      numPredict: 0,
+      stream: false,
+      format: 'ndjson',
+    });
+  }
+}

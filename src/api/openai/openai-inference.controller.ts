@@ -1,0 +1,57 @@
+import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { validateBody } from '../../common/validate-body';
+import { HerdCore } from '../../core/herd-core';
+import { messagesText, routeInference } from '../../proxy/route-inference';
+import { OpenAiChatDto, OpenAiCompletionDto, OpenAiEmbeddingsDto } from '../ollama/ollama-inference.dto';
+
+/** OpenAI-compatible inference routes, through the queue; nodes answer them natively (Ollama serves /v1). */
+@Controller('v1')
+export class OpenAiInferenceController {
+  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+
+  @Post('chat/completions')
+  @HttpCode(200)
+  async chat(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(OpenAiChatDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/v1/chat/completions',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: messagesText(dto.messages),
+      numPredict: dto.max_tokens,
+      stream: dto.stream ?? false,
+      format: 'sse',
+    });
+  }
+
+  @Post('completions')
+  @HttpCode(200)
+  async completions(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(OpenAiCompletionDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/v1/completions',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: Array.isArray(dto.prompt) ? dto.prompt.join('\n') : dto.prompt,
+      numPredict: dto.max_tokens,
+      stream: dto.stream ?? false,
+      format: 'sse',
+    });
+  }
+
+  @Post('embeddings')
+  @HttpCode(200)
+  async embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const dto = validateBody(OpenAiEmbeddingsDto, req.body);
+    await routeInference(this.core, req, res, {
+      path: '/v1/embeddings',
+      model: dto.model,
+      bodyPriority: dto.priority,
+      promptText: Array.isArray(dto.input) ? dto.input.join('\n') : dto.input,
+      numPredict: 0,
+      stream: false,
+      format: 'sse',
+    });
+  }
+}

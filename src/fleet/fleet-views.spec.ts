@@ -1,0 +1,23 @@
+import { compareVersions, lowestVersion, unionTags } from './fleet-views';
+
+describe('fleet views', () => {
+  it('unions tags with one entry per model, sorted', () => {
+    const merged = unionTags([
+      [{ name: 'llama3:latest', size: 1 }, { name: 'qwen2.5:7b', size: 2 }],
+      [{ name: 'llama3:latest', size: 99 }, { name: 'all-minilm:latest', size: 3 }],
+    ]);
+    expect(merged.map((m) => m.name)).toEqual(['all-minilm:latest', 'llama3:latest', 'qwen2.5:7b']);
+    expect(merged.find((m) => m.name === 'llama3:latest')?.size).toBe(1);
+  });
+
+  it('compares versions numerically', () => {
+    expect(compareVersions('0.10.1', '0.9.7')).toBeGreaterThan(0);
+    expect(compareVersions('v0.5.0', '0.5')).toBe(0);
+    expect(compareVersions('0.5.0-rc1', '0.5.1')).toBeLessThan(0);
+  });
+
+  it('reports the lowest known version', () => {
+    expect(lowestVersion(['0.12.6', undefined, '0.9.7', '0.10.0'])).toBe('0.9.7');
+    expect(lowestVersion([undefined])).toBeUndefined();
+  });
+});

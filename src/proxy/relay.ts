@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import type { Response } from 'express';
+import type { Dispatcher } from 'undici';
+import type { FinalChunkTimings } from '../scheduler';
+import { setHerdHeaders } from './herd-headers';
+import type { Attempt } from './inference.service';
+
+export type StreamFormat = 'ndjson' | 'sse';
+
+/** The node's answer to a non-streamed request, passed through byte for byte (its status too, 4xx included). */
+export async function relayWhole(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt): Promise<void> {
+  const text = await upstream.body.text();
+  attempt.committed = true;
+  setHerdHeaders(res, attempt);
+  res.status(upstream.statusCode).type('application/json').send(text);
+  if (upstream.statusCode === 200) {
+    try {
+      attempt.final = JSON.parse(text) as FinalChunkTimings;
+    } catch {
+      // not JSON: nothing to learn from
+    }
+  }
+}
+
+/** Last complete line of a stream, for the final chunk's timings. */
+function lastLine(tail: string): string {
+  const lines = tail.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines[lines.length - 1] ?? '';
+}
+
+/**
+ * Streams the node's chunks to the client as they arrive. Nothing is sent before the first chunk, so a node
+ * that fails before producing anything can still be replaced; after that the stream must end with the node's
+ * own final chunk, or Herd writes an error line (NDJSON) or error event (SSE) — never a silent cut.
+ */
+export async function relayStream(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt, format: StreamFormat): Promise<void> {
+  if (upstream.statusCode !== 200) return relayWhole(upstream, res, attempt);
+  let tail = '';
+  for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+    if (!attempt.committed) {
+      attempt.committed = true;
+      setHerdHeaders(res, attempt);
+      res.status(200);
+      res.setHeader('Content-Type', format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream');
+      res.setHeader('Cache-Control', 'no-cache');
+      res.setHeader('X-Accel-Buffering', 'no');
+      res.flushHeaders();
+    }
+    if (!res.write(chunk)) await once(res, 'drain');
+    tail = (tail + chunk.toString('utf8')).slice(-8192);
+  }
+  const last = lastLine(tail);
+  if (format === 'ndjson') {
+    let final: (FinalChunkTimings & { done?: boolean; error?: string; status?: string }) | undefined;
+    try {
+      final = JSON.parse(last) as typeof final;
+    } catch {
+      final = undefined;
+    }
+    if (final?.done === true) attempt.final = final;
+    else if (final?.error === undefined && final?.status !== 'success') {
+      res.write(JSON.stringify({ error: `herd: node ${attempt.node.name} ended the stream before its final chunk` }) + '\n');
+    }
+  } else if (last !== 'data: [DONE]') {
+    res.write(`data: ${JSON.stringify({ error: { message: `herd: node ${attempt.node.name} ended the stream early`, type: 'server_error', code: 'HERD_UPSTREAM_RESET' } })}\n\n`);
+  }
+  if (!attempt.committed) {
+    // An empty 200 body: answer with an error rather than nothing.
+    attempt.committed = true;
+    res.status(502).json({ error: `herd: node ${attempt.node.name} answered an empty stream` });
+    return;
+  }
+  res.end();
+}

@@ -1,0 +1,48 @@
+import type { Request, Response } from 'express';
+import { resolvePriority } from '../common/priority';
+import type { HerdCore } from '../core/herd-core';
+import { normalizeModelName } from '../scheduler';
+import { clientAbortSignal } from './client-signal';
+import { relayStream, relayWhole, type StreamFormat } from './relay';
+
+export interface RouteSpec {
+  /** Node path the request goes to (Ollama serves the same paths). */
+  path: string;
+  model: string;
+  bodyPriority?: number;
+  /** Text for the prompt-size estimate. */
+  promptText: string;
+  numPredict?: number;
+  stream: boolean;
+  format: StreamFormat;
+}
+
+/** Runs one inference request through the queue and writes the node's answer to the client. */
+export async function routeInference(core: HerdCore, req: Request, res: Response, spec: RouteSpec): Promise<void> {
+  const priority = resolvePriority(spec.bodyPriority, req.headers['x-herd-priority']);
+  const { priority: _drop, ...body } = req.body as Record<string, unknown>;
+  await core.inference.execute(
+    {
+      model: normalizeModelName(spec.model),
+      priority,
+      promptText: spec.promptText,
+      numPredict: spec.numPredict,
+      upstreamPath: spec.path,
+      upstreamBody: { ...body, stream: spec.stream },
+      stream: spec.stream,
+    },
+    clientAbortSignal(res),
+    (upstream, attempt) => (spec.stream ? relayStream(upstream, res, attempt, spec.format) : relayWhole(upstream, res, attempt)),
+  );
+}
+
+/** `num_predict` from Ollama options when it is a usable cap (negative means unlimited in Ollama). */
+export function numPredictOf(options: Record<string, unknown> | undefined): number | undefined {
+  const n = options?.num_predict;
+  return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** Concatenated text content of chat messages, for the estimate. */
+export function messagesText(messages: { content?: unknown }[] | undefined): string {
+  return (messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+}

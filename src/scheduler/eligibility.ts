@@ -1,0 +1,32 @@
+import { normalizeModelName } from './model-name';
+import type { FleetSnapshot, NodeModel, NodeSnapshot } from './scheduler.types';
+
+export type IneligibleReason = 'unhealthy' | 'draining' | 'no-slots' | 'no-model' | 'too-small';
+
+const BYTES_PER_GB = 1024 ** 3;
+
+export function findNodeModel(node: NodeSnapshot, model: string): NodeModel | undefined {
+  const wanted = normalizeModelName(model);
+  return node.models.find((m) => normalizeModelName(m.name) === wanted);
+}
+
+/** Why the node cannot take a request for `model`, or undefined when it can. */
+export function ineligibility(node: NodeSnapshot, model: string): IneligibleReason | undefined {
+  if (!node.healthy) return 'unhealthy';
+  if (node.draining) return 'draining';
+  if (!(node.slots >= 1)) return 'no-slots';
+  const found = findNodeModel(node, model);
+  if (!found) return 'no-model';
+  if (node.memoryGb !== undefined && found.sizeBytes !== undefined && found.sizeBytes > node.memoryGb * BYTES_PER_GB) {
+    return 'too-small';
+  }
+  return undefined;
+}
+
+export function isEligible(node: NodeSnapshot, model: string): boolean {
+  return ineligibility(node, model) === undefined;
+}
+
+export function eligibleNodes(fleet: FleetSnapshot, model: string): NodeSnapshot[] {
+  return fleet.nodes.filter((n) => isEligible(n, model));
+}

@@ -1,0 +1,91 @@
+import { CONTENTION_WEIGHT, estimateOnNode, perStreamTps, slotWaitMs } from './estimate-completion';
+import { node, rates, request } from './scheduler.fixture';
+
+describe('perStreamTps', () => {
+  it.each([
+    [1, 60],
+    [2, 40],
+    [3, 30],
+    [5, 20],
+  ])('with %p streams each runs at %p tok/s (decode 60, slowdown 0.5)', (streams, expected) => {
+    expect(perStreamTps({ decodeTps: 60, slowdown: 0.5 }, streams)).toBeCloseTo(expected, 9);
+  });
+});
+
+describe('slotWaitMs', () => {
+  const r = { decodeTps: 60, slowdown: 0.5 };
+  it.each([
+    ['a free slot', { slots: 2, inFlight: 1, backlogTokens: 5000 }, 0],
+    // One slot: the whole backlog drains at the alone rate: 600 / 60 tok/s.
+    ['one slot, one running', { slots: 1, inFlight: 1, backlogTokens: 600 }, 10_000],
+    // One slot, three held: still the whole backlog, 300 / 60.
+    ['one slot, two queued in Ollama', { slots: 1, inFlight: 3, backlogTokens: 300 }, 5_000],
+    // Three at 30 tok/s each, b = 200: the first finishes after 2*200/4 = 100 tokens.
+    ['three slots full', { slots: 3, inFlight: 3, backlogTokens: 600 }, 3_333.333],
+    // Plus two more completions at b / (3 * 30) = 200 / 90 s each.
+    ['three slots, two queued', { slots: 3, inFlight: 5, backlogTokens: 1000 }, 3_333.333 + 4_444.444],
+  ])('%s', (_label, n, expected) => {
+    expect(slotWaitMs(n, r)).toBeCloseTo(expected, 2);
+  });
+
+  it('grows with the backlog', () => {
+    const n = { slots: 2, inFlight: 2 };
+    expect(slotWaitMs({ ...n, backlogTokens: 100 }, r)).toBeLessThan(slotWaitMs({ ...n, backlogTokens: 200 }, r));
+  });
+});
+
+describe('estimateOnNode', () => {
+  it('adds load, prefill and decode on an idle node', () => {
+    const n = node('a', { resident: [], rates: rates(50, { loadMs: 2000 }) });
+    const e = estimateOnNode(request({ promptTokens: 500, outputTokens: 100 }), n, {});
+    expect(e).toEqual({
+      node: 'a',
+      free: true,
+      estimateMs: 2000 + 500 + 2000,
+      parts: { slotWaitMs: 0, loadMs: 2000, prefillMs: 500, decodeMs: 2000, contentionMs: 0 },
+    });
+  });
+
+  it('charges no load when the model is resident, also under an untagged name', () => {
+    const e = estimateOnNode(request(), node('a', { resident: ['llama3'], rates: rates(50) }), {});
+    expect(e.parts.loadMs).toBe(0);
+  });
+
+  it('decodes at the parallelism it will join and charges part of the slowdown it causes', () => {
+    // inFlight 1 of 4: two streams at 50 / 1.5 tok/s; 100 tokens take 3 s.
+    // The other stream has 1000 tokens left (30 s) and is slowed by 1/3 for those 3 s.
+    const n = node('a', { slots: 4, inFlight: 1, backlogTokens: 1000, rates: rates(50) });
+    const e = estimateOnNode(request({ promptTokens: 0, outputTokens: 100 }), n, {});
+    expect(e.parts.decodeMs).toBeCloseTo(3000, 6);
+    expect(e.parts.contentionMs).toBeCloseTo(CONTENTION_WEIGHT * 3000 * (1 / 3), 6);
+    expect(e.free).toBe(true);
+  });
+
+  it('counts the slowdown only while the others still run', () => {
+    // The other stream has 10 tokens left: 300 ms of overlap, not the whole 3 s.
+    const n = node('a', { slots: 4, inFlight: 1, backlogTokens: 10, rates: rates(50) });
+    const e = estimateOnNode(request({ promptTokens: 0, outputTokens: 100 }), n, {});
+    expect(e.parts.contentionMs).toBeCloseTo(CONTENTION_WEIGHT * 300 * (1 / 3), 6);
+  });
+
+  it('makes a full node wait for a slot and run at full parallelism', () => {
+    const n = node('a', { slots: 1, inFlight: 1, backlogTokens: 200, rates: rates(50) });
+    const e = estimateOnNode(request({ promptTokens: 100, outputTokens: 100 }), n, {});
+    expect(e.free).toBe(false);
+    expect(e.parts).toEqual({ slotWaitMs: 4000, loadMs: 0, prefillMs: 100, decodeMs: 2000, contentionMs: 0 });
+    expect(e.estimateMs).toBe(6100);
+  });
+
+  it('always reports estimateMs as the sum of its parts', () => {
+    const cases = [
+      node('a', { slots: 3, inFlight: 2, backlogTokens: 700, resident: [], rates: rates(33) }),
+      node('b', { slots: 2, inFlight: 4, backlogTokens: 1234, rates: rates(80, { slowdown: 0.1 }) }),
+      node('c', { tokensPerSecondHint: 25 }),
+    ];
+    for (const n of cases) {
+      const e = estimateOnNode(request({ promptTokens: 321, outputTokens: 77 }), n, {});
+      const p = e.parts;
+      expect(e.estimateMs).toBeCloseTo(p.slotWaitMs + p.loadMs + p.prefillMs + p.decodeMs + (p.contentionMs ?? 0), 9);
+    }
+  });
+});

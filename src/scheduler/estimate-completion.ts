@@ -1,0 +1,84 @@
+import { normalizeModelName } from './model-name';
+import { fleetPriors, resolveRates, type FleetPriors, type ResolvedRates } from './rate-priors';
+import type { EstimateParts, FleetSnapshot, NodeSnapshot, RankedNode, RequestEstimate } from './scheduler.types';
+
+/**
+ * Share of the delay this request imposes on the streams already running on a node that is added
+ * to its own estimate. The full externality is the right myopic cost for mean latency, but its
+ * inputs (the others' remaining work) are rough, so only half is charged: enough to break
+ * near-ties towards the less loaded node while estimateMs stays close to a completion time.
+ */
+export const CONTENTION_WEIGHT = 0.5;
+
+/** Rate of each stream when `streams` run at once on the node. */
+export function perStreamTps(rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'>, streams: number): number {
+  return rates.decodeTps / (1 + rates.slowdown * (Math.max(1, streams) - 1));
+}
+
+/**
+ * Time until a slot frees on a full node (inFlight >= slots).
+ *
+ * Model: the node runs `slots` streams, each at perStreamTps(slots); the backlog B is spread over
+ * the inFlight requests, b = B / inFlight each on average. The running requests started at
+ * different times, so their remaining work is taken as evenly spread over (0, 2b]: the first of
+ * `slots` finishes after 2b / (slots + 1) tokens. If the node holds more requests than slots
+ * (queued inside Ollama), every further completion takes b / (aggregate throughput).
+ * With one slot this reduces to B / throughput: the whole backlog must drain.
+ * Prompt tokens in the backlog are counted as if decoded, which overestimates the wait a little.
+ */
+export function slotWaitMs(node: Pick<NodeSnapshot, 'slots' | 'inFlight' | 'backlogTokens'>, rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'>): number {
+  if (node.inFlight < node.slots) return 0;
+  const backlog = Math.max(0, node.backlogTokens);
+  const meanRemaining = backlog / node.inFlight;
+  const perStream = perStreamTps(rates, node.slots);
+  const firstFree = (2 * meanRemaining) / (node.slots + 1) / perStream;
+  const queuedAhead = node.inFlight - node.slots;
+  const furtherCompletions = (queuedAhead * meanRemaining) / (node.slots * perStream);
+  return (firstFree + furtherCompletions) * 1000;
+}
+
+function isResident(node: NodeSnapshot, model: string): boolean {
+  return node.resident.some((r) => normalizeModelName(r) === model);
+}
+
+/**
+ * Predicted completion of `request` on `node` (see README/ARCHITECTURE "The scheduler"):
+ * slot wait + load (when not resident) + prefill + decode at the parallelism it will run at,
+ * plus CONTENTION_WEIGHT times the delay it adds to the streams already there.
+ * The caller passes eligible nodes only.
+ */
+export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, priors: FleetPriors): RankedNode {
+  const model = normalizeModelName(request.model);
+  const rates = resolveRates(node, model, priors);
+  const inFlight = Math.max(0, node.inFlight);
+  const streams = Math.min(inFlight + 1, node.slots);
+
+  const waitMs = slotWaitMs({ slots: node.slots, inFlight, backlogTokens: node.backlogTokens }, rates);
+  const loadMs = isResident(node, model) ? 0 : rates.loadMs;
+  const prefillMs = (Math.max(0, request.promptTokens) / rates.prefillTps) * 1000;
+  const ownRate = perStreamTps(rates, streams);
+  const decodeMs = (Math.max(0, request.outputTokens) / ownRate) * 1000;
+
+  let contentionMs = 0;
+  const others = streams - 1;
+  if (others > 0 && node.backlogTokens > 0) {
+    const othersRemainingMs = (node.backlogTokens / Math.max(1, inFlight) / ownRate) * 1000;
+    const overlapMs = Math.min(decodeMs, othersRemainingMs);
+    const slowdownOfOthers = 1 - ownRate / perStreamTps(rates, streams - 1);
+    contentionMs = CONTENTION_WEIGHT * others * overlapMs * slowdownOfOthers;
+  }
+
+  const parts: EstimateParts = { slotWaitMs: waitMs, loadMs, prefillMs, decodeMs, contentionMs };
+  return {
+    node: node.name,
+    estimateMs: waitMs + loadMs + prefillMs + decodeMs + contentionMs,
+    parts,
+    free: inFlight < node.slots,
+  };
+}
+
+/** The same estimate for every node given, in the given order; strategies only reorder it. */
+export function estimateAll(request: RequestEstimate, nodes: NodeSnapshot[], fleet: FleetSnapshot): RankedNode[] {
+  const priors = fleetPriors(fleet, normalizeModelName(request.model));
+  return nodes.map((n) => estimateOnNode(request, n, priors));
+}
