@@ -8,6 +8,8 @@ describe('estimatePromptTokens', () => {
     ['x'.repeat(400), 1, 100],
     ['x'.repeat(400), 1.5, 150],
     ['x'.repeat(400), undefined, 100],
+    ['x'.repeat(400), 1.1, 110],
+    ['x'.repeat(10), 0.5, 2],
   ])('%#: %p chars with correction %p -> %p tokens', (text, correction, expected) => {
     expect(estimatePromptTokens(text, correction)).toBe(expected);
   });

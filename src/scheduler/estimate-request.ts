@@ -9,7 +9,7 @@ const MAX_CORRECTION = 4;
 
 /** Cheap prompt size: characters / 4, times the correction learned from what nodes report. */
 export function estimatePromptTokens(text: string, correction = 1): number {
-  return Math.ceil((text.length / CHARS_PER_TOKEN) * correction);
+  return Math.round(Math.ceil(text.length / CHARS_PER_TOKEN) * correction);
 }
 
 /**
