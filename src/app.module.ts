@@ -7,6 +7,8 @@ import { OllamaInferenceController } from './api/ollama/ollama-inference.control
 import { NodesController } from './api/herd/nodes.controller';
 import { OllamaFleetController } from './api/ollama/ollama-fleet.controller';
 import { OpenAiInferenceController } from './api/openai/openai-inference.controller';
+import { MetricsModule } from './metrics/metrics.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 
 @Module({})
 export class AppModule {
@@ -14,7 +16,7 @@ export class AppModule {
   static forCore(core: HerdCore): DynamicModule {
     return {
       module: AppModule,
-      imports: [TerminusModule.forRoot({ logger: false })],
+      imports: [TerminusModule.forRoot({ logger: false }), MetricsModule.forCore(core), DashboardModule.forCore(core)],
       controllers: [HerdGenerateController, OllamaInferenceController, OpenAiInferenceController, OllamaFleetController, NodesController, HealthController],
       providers: [{ provide: HerdCore, useValue: core }],
     };

@@ -46,6 +46,7 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   });
   app.useGlobalFilters(new HerdExceptionFilter(log));
   app.disable('x-powered-by');
+  app.set('etag', false); // hashing every answer body buys nothing for API clients
   await app.listen(config.port, config.host);
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

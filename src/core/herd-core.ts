@@ -21,8 +21,7 @@ import { OllamaNodeClient } from '../upstream/ollama-node.client';
  */
 export class HerdCore {
   private readonly connections: Redis[];
-  private concurrencyTimer?: NodeJS.Timeout;
-  private lastConcurrency = -1;
+  private learningTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly config: HerdConfig,
@@ -58,40 +57,31 @@ export class HerdCore {
     const fleet = new FleetService(fleetRepo, client, config, keys, log);
     const ledger = new LedgerRepository(redis, keys);
     const queue = new JobQueueRepository(producer, workerConn, keys);
-    const dispatcher = new Dispatcher(fleet, ledger, createStrategy(config.strategy), config);
+    const dispatcher = new Dispatcher(fleet, ledger, createStrategy(config.strategy), config, queue.waitingKeys());
     const handoff = new Handoff(redis, keys, config.replicaId);
     const learning = new LearningService(redis, keys, fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
     const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, redis, keys, log);
-    const worker = new DispatchWorker(dispatcher, handoff, ledger, redis, keys, config, log);
+    const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, redis, keys, config, log);
     const core = new HerdCore(config, log, keys, redis, subscriber, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, [producer, workerConn]);
     await core.start();
     return core;
   }
 
   private async start(): Promise<void> {
-    subscriberOnFreed(this.subscriber, this.keys.freedChannel, () => this.dispatcher.wakeAll());
+    subscriberOnFreed(this.subscriber, this.keys.freedChannel, () => {
+      this.dispatcher.wakeAll();
+      this.worker.nudge();
+    });
     await this.subscriber.subscribe(this.keys.freedChannel);
     await this.handoff.start(this.subscriber);
     await this.queue.ready();
     await this.fleet.start(this.subscriber);
     await this.learning.refresh();
-    this.fleet.onChange(() => void this.syncConcurrency());
-    await this.syncConcurrency();
-    this.concurrencyTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
-    this.concurrencyTimer.unref();
+    this.fleet.onChange(() => this.worker.nudge());
+    this.inference.onEnqueued = () => this.worker.nudge();
+    this.learningTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
+    this.learningTimer.unref();
     this.worker.start(this.queue);
-  }
-
-  /** The queue lets as many jobs run as the fleet has slots on reachable nodes. */
-  private async syncConcurrency(): Promise<void> {
-    const slots = this.fleet.totalSlots();
-    if (slots === this.lastConcurrency) return;
-    try {
-      await this.queue.setGlobalConcurrency(slots);
-      this.lastConcurrency = slots;
-    } catch {
-      // Redis away: retried on the next fleet change
-    }
   }
 
   async ping(): Promise<boolean> {
@@ -105,13 +95,15 @@ export class HerdCore {
   /** Stop taking work: no new admissions, no new jobs from the queue (they stay for other replicas). */
   async drain(): Promise<void> {
     this.inference.drain();
-    await this.queue.pauseWorker().catch(() => undefined);
+    await this.worker.stop();
   }
 
   async close(): Promise<void> {
-    clearInterval(this.concurrencyTimer);
+    clearInterval(this.learningTimer);
     this.fleet.stop();
     this.inference.stop();
+    await this.learning.flush();
+    await this.worker.stop();
     await this.queue.close().catch(() => undefined);
     await this.client.close();
     for (const c of this.connections) c.disconnect();

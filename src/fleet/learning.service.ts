@@ -13,6 +13,8 @@ import {
 import type { FleetRepository } from './fleet.repository';
 
 /** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
+const FLUSH_MS = 250;
+
 export interface ModelStats {
   meanOutputTokens?: number;
   promptCorrection?: number;
@@ -25,6 +27,10 @@ export interface ModelStats {
  */
 export class LearningService {
   private stats = new Map<string, ModelStats>();
+  /** Learned values not yet written to Redis; flushed in one pipeline every FLUSH_MS. */
+  private dirtyRates = new Map<string, { node: string; model: string; rates: ModelRates }>();
+  private dirtyStats = new Set<string>();
+  private flushTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly redis: Redis,
@@ -72,9 +78,31 @@ export class LearningService {
       next.promptCorrection = learnPromptCorrection(prev.promptCorrection, estimate.promptTokens / (prev.promptCorrection ?? 1), chunk.prompt_eval_count);
     }
     this.stats.set(estimate.model, next);
-    await Promise.all([
-      this.fleetRepo.saveRates(node, estimate.model, rates),
-      this.redis.hset(this.keys.modelStats, estimate.model, JSON.stringify(next)),
-    ]);
+    this.dirtyRates.set(`${node}|${estimate.model}`, { node, model: estimate.model, rates });
+    this.dirtyStats.add(estimate.model);
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes what was learned since the last flush; other replicas pick it up on their next refresh. */
+  async flush(): Promise<void> {
+    this.flushTimer = undefined;
+    const rates = [...this.dirtyRates.values()];
+    const models = [...this.dirtyStats];
+    this.dirtyRates.clear();
+    this.dirtyStats.clear();
+    if (rates.length === 0 && models.length === 0) return;
+    try {
+      await Promise.all([
+        ...rates.map((r) => this.fleetRepo.saveRates(r.node, r.model, r.rates)),
+        models.length ? this.redis.hset(this.keys.modelStats, ...models.flatMap((m) => [m, JSON.stringify(this.stats.get(m))])) : Promise.resolve(0),
+      ]);
+    } catch {
+      // Redis away: what was learned here stays in memory and goes out with the next flush
+      for (const r of rates) if (!this.dirtyRates.has(`${r.node}|${r.model}`)) this.dirtyRates.set(`${r.node}|${r.model}`, r);
+      for (const m of models) this.dirtyStats.add(m);
+    }
   }
 }

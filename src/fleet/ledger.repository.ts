@@ -80,19 +80,48 @@ export class LedgerRepository {
 
   /** In-flight and backlog for each node, in one round trip. */
   async loads(nodes: string[], now = Date.now()): Promise<Map<string, NodeLoad>> {
-    const out = new Map<string, NodeLoad>();
-    if (nodes.length === 0) return out;
+    return (await this.loadsAndWaiting(nodes, undefined, now)).loads;
+  }
+
+  /**
+   * Loads plus, in the same round trip, how many requests wait ahead of a newcomer: jobs in the queue's
+   * waiting keys and placements under way. Zero means a new request may skip the queue.
+   */
+  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined, now = Date.now()): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number }> {
+    const loads = new Map<string, NodeLoad>();
     const pipe = this.redis.pipeline();
     for (const n of nodes) {
       (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(n), this.keys.leaseTokens(n), now);
     }
+    if (queue) {
+      for (const z of queue.zsets) pipe.zcard(z);
+      for (const l of queue.lists) pipe.llen(l);
+      pipe.zcount(this.keys.placing, now, '+inf');
+    }
+    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0 };
     const results = (await pipe.exec()) ?? [];
-    nodes.forEach((n, i) => {
-      const [err, value] = results[i] ?? [new Error('no reply'), null];
+    let queued = 0;
+    let placing = 0;
+    results.forEach(([err, value], i) => {
       if (err) throw err;
-      const [inFlight, backlogTokens] = value as [number, number];
-      out.set(n, { inFlight, backlogTokens });
+      if (i < nodes.length) {
+        const [inFlight, backlogTokens] = value as [number, number];
+        loads.set(nodes[i], { inFlight, backlogTokens });
+      } else if (i < results.length - 1) {
+        queued += Number(value);
+      } else {
+        placing = Number(value);
+      }
     });
-    return out;
+    return { loads, waiting: queued + placing, queued, placing };
+  }
+
+  /** Marks a request as being placed by a worker until `expiresAt` (renewed while it waits). */
+  async markPlacing(requestId: string, expiresAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.placing, expiresAt, requestId);
+  }
+
+  async unmarkPlacing(requestId: string, now = Date.now()): Promise<void> {
+    await this.redis.pipeline().zrem(this.keys.placing, requestId).zremrangebyscore(this.keys.placing, '-inf', now).exec();
   }
 }

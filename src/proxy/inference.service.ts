@@ -16,8 +16,12 @@ import type { JobQueueRepository } from '../queue/job-queue.repository';
 import type { Grant, Ticket } from '../queue/ticket';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
 import { isRetryable } from '../upstream/upstream-error';
+import { toClientError } from '../api/errors/herd-exception.filter';
+import { RequestEvents, type RequestRecord } from './request-events';
 
 export interface InferenceRequest {
+  /** Route the client called, for metrics and logs. */
+  route: string;
   model: string;
   priority: number;
   /** Text used for the prompt-size estimate (prompt, or all messages). */
@@ -40,6 +44,10 @@ export interface Attempt {
   committed: boolean;
   /** Set by the caller from the last chunk, for learning. */
   final?: FinalChunkTimings;
+  /** performance.now() when this attempt began. */
+  startedAt: number;
+  /** Set by the caller when the first byte went to the client (performance.now()). */
+  firstByteAt?: number;
   signal: AbortSignal;
 }
 
@@ -56,6 +64,9 @@ export class InferenceService {
   private renewTimer: NodeJS.Timeout;
   private depthTimer: NodeJS.Timeout;
   private draining = false;
+  readonly events = new RequestEvents();
+  /** Set by the core: wakes this replica's queue pump. */
+  onEnqueued: () => void = () => undefined;
 
   constructor(
     private readonly config: HerdConfig,
@@ -93,16 +104,48 @@ export class InferenceService {
 
   /** Runs a request to completion through the queue; `consume` reads the node's response and writes to the client. */
   async execute<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: Undici.ResponseData, attempt: Attempt) => Promise<T>): Promise<T> {
+    const arrived = performance.now();
+    const record: RequestRecord = { id: '', route: req.route, model: req.model, priority: req.priority, replica: this.config.replicaId, stream: req.stream, durationMs: 0, outcome: 'ok', status: 200, retries: 0, endedAt: 0 };
+    let last: Attempt | undefined;
+    try {
+      return await this.run(req, signal, consume, record, (a) => (last = a));
+    } catch (err) {
+      const e = toClientError(err);
+      record.outcome = e.status === 499 ? 'canceled' : record.node ? 'error' : e.status < 500 || e.code === 'HERD_QUEUE_FULL' ? 'rejected' : 'error';
+      record.status = e.status;
+      record.errorCode = e.code;
+      record.errorMessage = e.message;
+      throw err;
+    } finally {
+      const end = performance.now();
+      record.durationMs = end - arrived;
+      record.endedAt = Date.now();
+      if (last) {
+        record.node = last.node?.name;
+        record.estimateMs = last.grant.estimateMs;
+        record.serviceMs = end - last.startedAt;
+        record.ttftMs = last.firstByteAt !== undefined ? last.firstByteAt - last.startedAt : undefined;
+        record.evalCount = typeof last.final?.eval_count === 'number' ? last.final.eval_count : undefined;
+        record.promptTokens = typeof last.final?.prompt_eval_count === 'number' ? last.final.prompt_eval_count : last.estimate.promptTokens;
+      }
+      this.events.emit(record);
+    }
+  }
+
+  private async run<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: Undici.ResponseData, attempt: Attempt) => Promise<T>, record: RequestRecord, onAttempt: (a: Attempt) => void): Promise<T> {
     const ticket = this.admit(req);
-    const original = await this.acquire(ticket, signal);
+    record.id = ticket.requestId;
+    let grant = await this.acquire(ticket, signal);
     const queueMs = Date.now() - ticket.enqueuedAt;
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
     const tried = new Set<string>();
-    let grant = original;
     try {
       for (;;) {
         const node = this.fleet.node(grant.node);
-        const attempt: Attempt = { requestId: ticket.requestId, node: node!, grant, estimate, queueMs, committed: false, signal };
+        const attempt: Attempt = { requestId: ticket.requestId, node: node!, grant, estimate, queueMs, committed: false, signal, startedAt: performance.now() };
+        onAttempt(attempt);
+        record.node = grant.node;
+        record.queueMs = queueMs;
         this.running.set(ticket.requestId, grant);
         try {
           if (!node) throw new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} left the fleet`);
@@ -123,6 +166,7 @@ export class InferenceService {
           if (signal.aborted) throw new CanceledError();
           if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
           tried.add(grant.node);
+          record.retries++;
           const unreachable = err instanceof HerdError && err.code === 'HERD_UPSTREAM_UNREACHABLE';
           void this.fleet.reportFailure(grant.node, (err as Error).message, unreachable ? 'unreachable' : 'error').catch(() => undefined);
           this.log.warn('retrying on another node', { id: ticket.requestId, node: grant.node, error: (err as Error).message });
@@ -132,7 +176,6 @@ export class InferenceService {
       }
     } finally {
       await this.releaseGrant(grant);
-      await this.handoff.finished(original).catch(() => undefined);
     }
   }
 
@@ -148,11 +191,18 @@ export class InferenceService {
 
   /** Enqueues the ticket and waits for a grant; cleans up on cancel and queue timeout. */
   private async acquire(ticket: Ticket, signal: AbortSignal): Promise<Grant> {
+    try {
+      const now = await this.dispatcher.tryNow(ticket);
+      if (now) return now;
+    } catch {
+      throw HerdError.redisDown();
+    }
     const granted = this.handoff.expectGrant(ticket.requestId);
     try {
       this.localQueued++;
       this.globalWaiting++;
       await this.queue.enqueue(ticket);
+      this.onEnqueued();
     } catch {
       this.localQueued--;
       this.handoff.forget(ticket.requestId);
@@ -212,10 +262,9 @@ export class InferenceService {
     }
   }
 
-  /** A grant for a request this replica no longer waits for: give the slot back and let the job end. */
+  /** A grant for a request this replica no longer waits for (cancelled, timed out): give the slot back. */
   private async dropOrphan(grant: Grant): Promise<void> {
     if (this.running.get(grant.requestId)?.node !== grant.node) await this.ledger.release(grant.node, grant.requestId).catch(() => undefined);
-    await this.handoff.finished(grant).catch(() => undefined);
   }
 
   private async learn(node: string, streams: number, estimate: RequestEstimate, final: FinalChunkTimings, numPredict: number | undefined): Promise<void> {

@@ -11,6 +11,7 @@ export type StreamFormat = 'ndjson' | 'sse';
 export async function relayWhole(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt): Promise<void> {
   const text = await upstream.body.text();
   attempt.committed = true;
+  attempt.firstByteAt = performance.now();
   setHerdHeaders(res, attempt);
   res.status(upstream.statusCode).type('application/json').send(text);
   if (upstream.statusCode === 200) {
@@ -39,6 +40,7 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Respon
   for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
     if (!attempt.committed) {
       attempt.committed = true;
+      attempt.firstByteAt = performance.now();
       setHerdHeaders(res, attempt);
       res.status(200);
       res.setHeader('Content-Type', format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream');

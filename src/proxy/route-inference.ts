@@ -23,6 +23,7 @@ export async function routeInference(core: HerdCore, req: Request, res: Response
   const { priority: _drop, ...body } = req.body as Record<string, unknown>;
   await core.inference.execute(
     {
+      route: req.path,
       model: normalizeModelName(spec.model),
       priority,
       promptText: spec.promptText,

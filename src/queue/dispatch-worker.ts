@@ -1,26 +1,36 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { HerdConfig } from '../config/herd-config';
 import { HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
+import type { FleetService } from '../fleet/fleet.service';
 import type { LedgerRepository } from '../fleet/ledger.repository';
 import type { RedisKeys } from '../redis/redis-keys';
 import { CanceledError, type Dispatcher } from './dispatcher';
 import type { Handoff } from './handoff';
-import type { JobQueueRepository } from './job-queue.repository';
-import type { Grant, Ticket } from './ticket';
+import { JOB_LOCK_MS, type JobQueueRepository, type TakenJob } from './job-queue.repository';
+
+/** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
+const IDLE_WAKE_MS = 250;
 
 /**
- * The BullMQ processor every replica runs. A job becomes active only when the queue's global concurrency
- * allows it; the processor places it on a node, hands the grant to the replica holding the client, and keeps
- * the job active until that replica says the request ended (or its lease lapses because that replica died).
+ * Every replica runs one pump. It takes the next job from the queue only while the fleet has more free slots
+ * than placements under way, so waiting jobs stay in Redis, in priority order, until a slot can take one.
+ * A taken job is placed on a node, its grant handed to the replica holding the client, and the job completes.
  */
 export class DispatchWorker {
   private readonly placing = new Map<string, AbortController>();
+  private readonly token = randomUUID();
+  private running = false;
+  private loop?: Promise<void>;
+  private wake?: () => void;
+  private queueKeys: { zsets: string[]; lists: string[] } = { zsets: [], lists: [] };
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly handoff: Handoff,
     private readonly ledger: LedgerRepository,
+    private readonly fleet: FleetService,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly config: HerdConfig,
@@ -30,58 +40,95 @@ export class DispatchWorker {
   }
 
   start(queue: JobQueueRepository): void {
-    queue.startWorker((ticket) => this.process(ticket), 10_000);
+    this.running = true;
+    this.queueKeys = queue.waitingKeys();
+    this.loop = this.pump(queue);
   }
 
-  async process(ticket: Ticket): Promise<void> {
+  /** A slot was freed or the fleet changed: look again now. */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.nudge();
+    for (const ac of this.placing.values()) ac.abort();
+    await this.loop;
+  }
+
+  private async pump(queue: JobQueueRepository): Promise<void> {
+    while (this.running) {
+      try {
+        if (!(await this.hasRoom())) {
+          await this.pause(IDLE_WAKE_MS);
+          continue;
+        }
+        // Never blocks: a job is taken only right after the check above found room for it.
+        const job = await queue.take(this.token);
+        if (!job) continue;
+        // Marked before the next round so this replica does not take a second job for the same free slot.
+        await this.ledger.markPlacing(job.ticket.requestId, Date.now() + 2000);
+        void this.handle(job);
+      } catch (err) {
+        if (!this.running) break;
+        this.log.warn('queue pump error; retrying', { error: (err as Error).message });
+        await this.pause(500);
+      }
+    }
+  }
+
+  /** A job waits, and nodes that take work have more free slots than placements already waiting for one. */
+  private async hasRoom(): Promise<boolean> {
+    const nodes = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
+    if (nodes.length === 0) return false;
+    const { loads, queued, placing } = await this.ledger.loadsAndWaiting(nodes.map((n) => n.name), this.queueKeys);
+    if (queued === 0) return false;
+    const free = nodes.reduce((sum, n) => sum + Math.max(0, n.slots - (loads.get(n.name)?.inFlight ?? 0)), 0);
+    return free > placing;
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.wake === done) self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async handle(job: TakenJob): Promise<void> {
+    const { ticket } = job;
     const ac = new AbortController();
     this.placing.set(ticket.requestId, ac);
-    let grant: Grant;
+    const keepLock = setInterval(() => void job.extend().catch(() => undefined), JOB_LOCK_MS / 3);
     try {
-      if (await this.redis.exists(this.keys.canceled(ticket.requestId))) return;
-      grant = await this.dispatcher.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs });
+      if (await this.redis.exists(this.keys.canceled(ticket.requestId))) {
+        await job.complete();
+        return;
+      }
+      const grant = await this.dispatcher.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs });
+      const delivered = await this.handoff.deliver(ticket.origin, grant).catch(() => false);
+      if (!delivered) {
+        this.log.debug('grant had no taker; slot released', { id: ticket.requestId, node: grant.node });
+        await this.ledger.release(grant.node, ticket.requestId);
+      }
+      await job.complete();
     } catch (err) {
-      if (err instanceof CanceledError) return;
-      const herdErr = err instanceof HerdError ? err : HerdError.redisDown();
-      await this.handoff.fail(ticket.origin, ticket.requestId, herdErr).catch(() => undefined);
-      return;
+      if (!(err instanceof CanceledError)) {
+        const herdErr = err instanceof HerdError ? err : HerdError.redisDown();
+        await this.handoff.fail(ticket.origin, ticket.requestId, herdErr).catch(() => undefined);
+      }
+      await job.fail((err as Error).message).catch(() => undefined);
     } finally {
+      clearInterval(keepLock);
       this.placing.delete(ticket.requestId);
+      await this.ledger.unmarkPlacing(ticket.requestId).catch(() => undefined);
+      this.nudge();
     }
-
-    const done = this.handoff.waitDone(ticket.requestId);
-    const delivered = await this.handoff.deliver(ticket.origin, grant).catch(() => false);
-    if (!delivered) {
-      done.stop();
-      this.log.debug('grant had no taker; slot released', { id: ticket.requestId, node: grant.node });
-      await this.ledger.release(grant.node, ticket.requestId);
-      return;
-    }
-    const lapsed = this.watchLease(grant);
-    await Promise.race([done.promise, lapsed.promise]);
-    done.stop();
-    lapsed.stop();
-  }
-
-  /** Resolves once the request's lease is gone (released, or expired because its replica died). */
-  private watchLease(grant: Grant): { promise: Promise<void>; stop: () => void } {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const promise = new Promise<void>((resolve) => {
-      const check = async (): Promise<void> => {
-        if (stopped) return resolve();
-        const held = await this.ledger.holds(grant.node, grant.requestId).catch(() => true);
-        if (!held) return resolve();
-        timer = setTimeout(() => void check(), this.config.leaseMs);
-      };
-      timer = setTimeout(() => void check(), this.config.leaseMs);
-    });
-    return {
-      promise,
-      stop: () => {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    };
   }
 }

@@ -1,7 +1,8 @@
 import type { HerdConfig } from '../config/herd-config';
 import { HerdError } from '../common/herd-error';
 import type { FleetService } from '../fleet/fleet.service';
-import type { LedgerRepository } from '../fleet/ledger.repository';
+import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
+import type { NodeConfig } from '../config/herd-config';
 import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, Ticket } from './ticket';
 
@@ -35,6 +36,7 @@ export class Dispatcher {
     private readonly ledger: LedgerRepository,
     private readonly strategy: Strategy,
     private readonly config: HerdConfig,
+    private readonly queueKeys: { zsets: string[]; lists: string[] },
   ) {
     fleet.onChange(() => this.wakeAll());
   }
@@ -44,32 +46,68 @@ export class Dispatcher {
     for (const w of [...this.waiters]) w();
   }
 
+  /**
+   * The fast path: when nobody waits ahead (no queued job, no placement under way) and the best node has a
+   * free slot, take it now. The outcome is the one the queue would reach, minus several Redis round trips.
+   */
+  async tryNow(ticket: Ticket): Promise<Grant | undefined> {
+    const candidates = this.fleet.nodesWithModel(ticket.model);
+    if (candidates.length === 0) return undefined;
+    const { loads, waiting } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
+    if (waiting > 0) return undefined;
+    const best = this.rank(ticket, candidates, loads)[0];
+    if (!best?.free) return undefined;
+    return this.reserve(ticket, best, loads);
+  }
+
   async place(ticket: Ticket, opts: PlaceOptions): Promise<Grant> {
-    for (;;) {
-      if (opts.signal.aborted) throw new CanceledError();
-      const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
-      if (candidates.length > 0) {
-        const loads = await this.ledger.loads(candidates.map((n) => n.name));
-        const ranked = this.strategy.rank(
-          { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
-          this.fleet.snapshot(candidates, loads),
-          { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
-        );
-        this.lastRanking = ranked;
-        const best = ranked[0];
-        if (best?.free) {
-          const slots = this.fleet.node(best.node)?.slots ?? 1;
-          const tokens = ticket.promptTokens + ticket.outputTokens;
-          if (await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, this.config.leaseMs)) {
-            void this.fleet.noteDispatch(best.node).catch(() => undefined);
-            return { requestId: ticket.requestId, node: best.node, estimateMs: best.estimateMs, parts: best.parts, placedBy: this.config.replicaId, placedAt: Date.now(), streams: Math.min(slots, (loads.get(best.node)?.inFlight ?? 0) + 1) };
+    try {
+      for (;;) {
+        if (opts.signal.aborted) throw new CanceledError();
+        // While this placement waits, newcomers queue behind it instead of taking the fast path.
+        await this.ledger.markPlacing(ticket.requestId, Date.now() + FALLBACK_WAKE_MS * 4);
+        const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
+        if (candidates.length > 0) {
+          const loads = await this.ledger.loads(candidates.map((n) => n.name));
+          const best = this.rank(ticket, candidates, loads)[0];
+          if (best?.free) {
+            const grant = await this.reserve(ticket, best, loads);
+            if (grant) return grant;
+            continue; // another replica took that slot first: decide again with fresh loads
           }
-          continue; // another replica took that slot first: decide again with fresh loads
         }
+        if (Date.now() >= opts.deadline) throw this.giveUp(ticket.model, candidates.length > 0);
+        await this.sleep(opts.signal, Math.min(FALLBACK_WAKE_MS, Math.max(1, opts.deadline - Date.now())));
       }
-      if (Date.now() >= opts.deadline) throw this.giveUp(ticket.model, candidates.length > 0);
-      await this.sleep(opts.signal, Math.min(FALLBACK_WAKE_MS, Math.max(1, opts.deadline - Date.now())));
+    } finally {
+      await this.ledger.unmarkPlacing(ticket.requestId).catch(() => undefined);
     }
+  }
+
+  private rank(ticket: Ticket, candidates: NodeConfig[], loads: Map<string, NodeLoad>): RankedNode[] {
+    const ranked = this.strategy.rank(
+      { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
+      this.fleet.snapshot(candidates, loads),
+      { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
+    );
+    this.lastRanking = ranked;
+    return ranked;
+  }
+
+  private async reserve(ticket: Ticket, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
+    const slots = this.fleet.node(best.node)?.slots ?? 1;
+    const tokens = ticket.promptTokens + ticket.outputTokens;
+    if (!(await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, this.config.leaseMs))) return undefined;
+    void this.fleet.noteDispatch(best.node).catch(() => undefined);
+    return {
+      requestId: ticket.requestId,
+      node: best.node,
+      estimateMs: best.estimateMs,
+      parts: best.parts,
+      placedBy: this.config.replicaId,
+      placedAt: Date.now(),
+      streams: Math.min(slots, (loads.get(best.node)?.inFlight ?? 0) + 1),
+    };
   }
 
   private giveUp(model: string, hadCandidates: boolean): HerdError {

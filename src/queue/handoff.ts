@@ -5,8 +5,7 @@ import type { Grant } from './ticket';
 
 type Message =
   | { t: 'grant'; grant: Grant }
-  | { t: 'fail'; id: string; status: number; code: HerdError['code']; message: string }
-  | { t: 'done'; id: string };
+  | { t: 'fail'; id: string; status: number; code: HerdError['code']; message: string };
 
 interface Pending {
   resolve: (g: Grant) => void;
@@ -14,13 +13,12 @@ interface Pending {
 }
 
 /**
- * Carries grants from the replica whose worker placed a ticket to the replica holding the client connection,
- * and the "request finished" notice back. Inside one replica it is a function call; across replicas, Redis
- * pub/sub on a channel per replica.
+ * Carries grants (or a placement failure) from the replica whose worker placed a ticket to the replica holding
+ * the client connection, and cancellations to whoever is placing. Inside one replica it is a function call;
+ * across replicas, Redis pub/sub on a channel per replica.
  */
 export class Handoff {
   private readonly grants = new Map<string, Pending>();
-  private readonly done = new Map<string, () => void>();
   private readonly cancelListeners: ((id: string) => void)[] = [];
   /** Grants that arrived for requests this replica no longer waits for (cancelled, timed out). */
   orphanHandler: (grant: Grant) => void = () => undefined;
@@ -58,12 +56,6 @@ export class Handoff {
         p?.reject(new HerdError(msg.status, msg.code, msg.message));
         return;
       }
-      case 'done': {
-        const fn = this.done.get(msg.id);
-        this.done.delete(msg.id);
-        fn?.();
-        return;
-      }
     }
   }
 
@@ -99,30 +91,6 @@ export class Handoff {
     }
     const msg: Message = { t: 'fail', id, status: err.status, code: err.code, message: err.message };
     await this.publisher.publish(this.keys.replicaChannel(origin), JSON.stringify(msg));
-  }
-
-  /** Worker side: resolves when the origin says the request ended (or `stop` is called). */
-  waitDone(id: string): { promise: Promise<void>; stop: () => void } {
-    let stop = (): void => undefined;
-    const promise = new Promise<void>((resolve) => {
-      stop = () => {
-        this.done.delete(id);
-        resolve();
-      };
-      this.done.set(id, stop);
-    });
-    return { promise, stop };
-  }
-
-  /** Origin side: the request ended; let the worker that placed it complete its job. */
-  async finished(grant: Grant): Promise<void> {
-    if (grant.placedBy === this.replicaId) {
-      const fn = this.done.get(grant.requestId);
-      this.done.delete(grant.requestId);
-      fn?.();
-      return;
-    }
-    await this.publisher.publish(this.keys.replicaChannel(grant.placedBy), JSON.stringify({ t: 'done', id: grant.requestId } satisfies Message));
   }
 
   onCancel(fn: (id: string) => void): void {

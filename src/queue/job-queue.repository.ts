@@ -3,25 +3,43 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { Ticket } from './ticket';
 
+/** Lock on a job being placed; extended while its placement waits for a slot. */
+export const JOB_LOCK_MS = 30_000;
+
+export interface TakenJob {
+  ticket: Ticket;
+  /** Keeps the job's lock alive while placement waits. */
+  extend(): Promise<void>;
+  complete(): Promise<void>;
+  fail(reason: string): Promise<void>;
+}
+
 /**
- * The only file that knows BullMQ. One priority queue for every request of every replica; a job is active
- * for as long as its request runs, so the queue's global concurrency (the fleet's free slots) decides
- * how many run and priorities decide who goes next.
+ * The only file that knows BullMQ. One priority queue of tickets shared by every replica. Jobs are taken by
+ * hand (BullMQ's manual fetching) only when the fleet has a free slot, so a job that waits in Redis can still
+ * be overtaken by a newer one of higher priority.
  */
 export class JobQueueRepository {
   readonly queue: Queue<Ticket>;
-  private worker?: Worker<Ticket>;
+  private readonly worker: Worker<Ticket>;
 
-  constructor(
-    producer: Redis,
-    private readonly workerConnection: Redis,
-    private readonly keys: RedisKeys,
-  ) {
+  constructor(producer: Redis, workerConnection: Redis, keys: RedisKeys) {
     this.queue = new Queue<Ticket>(keys.queueName, { connection: producer, prefix: keys.bullPrefix });
+    this.worker = new Worker<Ticket>(keys.queueName, null, {
+      connection: workerConnection,
+      prefix: keys.bullPrefix,
+      autorun: false,
+      lockDuration: JOB_LOCK_MS,
+      maxStalledCount: 1,
+      drainDelay: 1,
+    });
+    this.worker.on('error', () => undefined);
   }
 
   async ready(): Promise<void> {
-    await this.queue.waitUntilReady();
+    await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]);
+    // Jobs whose taker died (lock expired) go back to waiting.
+    await this.worker.startStalledCheckTimer();
   }
 
   async enqueue(ticket: Ticket): Promise<void> {
@@ -35,16 +53,36 @@ export class JobQueueRepository {
     });
   }
 
-  /** Removes a job that has not started; false when it is already active or gone. */
+  /** Takes the highest-priority waiting job now; undefined when none waits. */
+  async take(token: string): Promise<TakenJob | undefined> {
+    const job = (await this.worker.getNextJob(token, { block: false })) as Job<Ticket> | undefined;
+    if (!job) return undefined;
+    return {
+      ticket: job.data,
+      extend: async () => {
+        await job.extendLock(token, JOB_LOCK_MS);
+      },
+      complete: async () => {
+        await job.moveToCompleted('placed', token, false);
+      },
+      fail: async (reason) => {
+        await job.moveToFailed(new Error(reason), token, false);
+      },
+    };
+  }
+
+  /** Removes a job that has not been taken; false when it is already taken or gone. */
   async remove(requestId: string): Promise<boolean> {
     return (await this.queue.remove(requestId)) === 1;
   }
 
-  async setGlobalConcurrency(n: number): Promise<void> {
-    await this.queue.setGlobalConcurrency(Math.max(1, n));
+  /** Redis keys that hold jobs not yet taken, for a one-round-trip "is anybody waiting?" check. */
+  waitingKeys(): { zsets: string[]; lists: string[] } {
+    const k = this.queue.keys;
+    return { zsets: [k.prioritized], lists: [k.wait, k.paused] };
   }
 
-  /** Jobs waiting for a slot (not yet active). */
+  /** Jobs waiting for a slot (not yet taken). */
   async waitingCount(): Promise<number> {
     const counts = await this.queue.getJobCounts('waiting', 'prioritized');
     return (counts.waiting ?? 0) + (counts.prioritized ?? 0);
@@ -57,25 +95,8 @@ export class JobQueueRepository {
     return out;
   }
 
-  startWorker(process: (ticket: Ticket) => Promise<void>, concurrency: number): void {
-    this.worker = new Worker<Ticket>(this.keys.queueName, async (job: Job<Ticket>) => process(job.data), {
-      connection: this.workerConnection,
-      prefix: this.keys.bullPrefix,
-      concurrency,
-      lockDuration: 30_000,
-      maxStalledCount: 1,
-      drainDelay: 5,
-    });
-    this.worker.on('error', () => undefined);
-  }
-
-  /** Stop taking new jobs; running ones finish. */
-  async pauseWorker(): Promise<void> {
-    await this.worker?.pause(true);
-  }
-
   async close(): Promise<void> {
-    await this.worker?.close();
+    await this.worker.close(true);
     await this.queue.close();
   }
 }

@@ -20,7 +20,7 @@ export interface Grant {
   node: string;
   estimateMs: number;
   parts: EstimateParts;
-  /** Replica whose worker placed the ticket and keeps its job active until the request ends. */
+  /** Replica whose worker placed the ticket. */
   placedBy: string;
   placedAt: number;
   /** Streams running on the node once this one starts (for learning the parallel slowdown). */

@@ -63,7 +63,7 @@ export async function startEmbeddedRedis(opts: { port?: number; binary?: string 
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(3000)]);
+      await Promise.race([exited, sleep(3000, undefined, { ref: false })]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });

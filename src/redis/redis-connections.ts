@@ -25,7 +25,8 @@ export function redisOptions(role: 'command' | 'worker' | 'subscriber'): RedisOp
   };
   switch (role) {
     case 'command':
-      return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
+      // Auto-pipelining sends the commands of many concurrent requests in one write.
+      return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true };
     case 'worker':
     case 'subscriber':
       return { ...base, maxRetriesPerRequest: null };

@@ -18,6 +18,10 @@ export class RedisKeys {
   get health(): string {
     return `${this.prefix}:health`;
   }
+  /** Zset of requests a worker is placing right now (member id, score expiry): while any exists, no request skips the queue. */
+  get placing(): string {
+    return `${this.prefix}:placing`;
+  }
   /** Hash: node name -> JSON CircuitState (kept apart from health so a poll never overwrites a breaker). */
   get circuits(): string {
     return `${this.prefix}:circuits`;

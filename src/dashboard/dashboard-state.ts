@@ -1,0 +1,117 @@
+import { circuitView, type CircuitView } from '../fleet/circuit-breaker';
+import type { FleetService, NodeState } from '../fleet/fleet.service';
+import { LiveState, type LiveSource } from '../metrics/live-state';
+import type { RequestRecord } from '../proxy/request-events';
+import { redactUrl } from '../redis/redis-connections';
+import { RollingWindow, type RecentRequest, type Series, type WindowSummary } from './rolling-window';
+
+export interface DashboardSource extends LiveSource {
+  config: { replicaId: string; strategy: string; adminKey?: string; maxQueue: number };
+  fleet: Pick<FleetService, 'nodes' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'isUp'>;
+  inference: { runningCount(): number };
+}
+
+export interface DashboardNode {
+  name: string;
+  url: string;
+  state: NodeState;
+  slots: number;
+  weight: number;
+  draining: boolean;
+  /** From the lease ledger (all replicas); null when Redis did not answer. */
+  inFlight: number | null;
+  backlogTokens: number | null;
+  version: string | null;
+  failures: number;
+  lastError: string | null;
+  checkedAt: number | null;
+  circuit: { view: CircuitView; failures: number; openUntil: number };
+  models: { name: string; resident: boolean; decodeTps: number | null; prefillTps: number | null; samples: number }[];
+  labels: Record<string, string>;
+}
+
+/** Everything the dashboard page shows, in one JSON document (`GET /herd/dashboard`). */
+export interface DashboardView {
+  now: number;
+  replica: string;
+  strategy: string;
+  startedAt: number;
+  adminKeyRequired: boolean;
+  redis: boolean;
+  fleet: { nodes: number; up: number; slots: number; inFlight: number | null };
+  nodes: DashboardNode[];
+  queue: { byPriority: number[] | null; waiting: number | null; max: number; runningHere: number };
+  summary: WindowSummary;
+  series: Series;
+  recent: RecentRequest[];
+}
+
+/** The dashboard's data: the fleet as this replica sees it, Redis-side load and queue, and this replica's traffic. */
+export class DashboardState {
+  readonly window: RollingWindow;
+  private readonly live: LiveState;
+
+  constructor(
+    private readonly source: DashboardSource,
+    now = Date.now(),
+  ) {
+    this.window = new RollingWindow(now);
+    this.live = new LiveState(source, 1000);
+  }
+
+  record(r: RequestRecord): void {
+    this.window.add(r);
+  }
+
+  async view(now = Date.now()): Promise<DashboardView> {
+    const { fleet, config } = this.source;
+    const live = await this.live.get(now);
+    const nodes = fleet.nodes().map((n): DashboardNode => {
+      const h = fleet.health(n.name);
+      const load = live.loads?.get(n.name);
+      const c = fleet.circuit(n.name);
+      const resident = new Set(h?.resident ?? []);
+      return {
+        name: n.name,
+        url: redactUrl(n.url),
+        state: fleet.nodeState(n.name),
+        slots: n.slots,
+        weight: n.weight,
+        draining: n.draining === true,
+        inFlight: live.loads ? (load?.inFlight ?? 0) : null,
+        backlogTokens: live.loads ? (load?.backlogTokens ?? 0) : null,
+        version: h?.version ?? null,
+        failures: h?.failures ?? 0,
+        lastError: h?.lastError ?? null,
+        checkedAt: h?.checkedAt ?? null,
+        circuit: { view: circuitView(c, now), failures: c.failures, openUntil: c.openUntil },
+        models: (h?.models ?? []).map((m) => {
+          const r = fleet.rates(n.name, m.name);
+          return { name: m.name, resident: resident.has(m.name), decodeTps: r?.decodeTps ?? null, prefillTps: r?.prefillTps ?? null, samples: r?.samples ?? 0 };
+        }),
+        labels: n.labels,
+      };
+    });
+    const byPriority = live.depth ? Array.from({ length: 10 }, (_, i) => live.depth?.[i + 1] ?? 0) : null;
+    const up = nodes.filter((n) => fleet.isUp(n.name));
+    return {
+      now,
+      replica: config.replicaId,
+      strategy: config.strategy,
+      startedAt: this.window.startedAt,
+      adminKeyRequired: Boolean(config.adminKey),
+      redis: Boolean(live.loads && live.depth),
+      fleet: {
+        nodes: nodes.length,
+        up: up.length,
+        slots: up.filter((n) => !n.draining).reduce((a, n) => a + n.slots, 0),
+        inFlight: live.loads ? nodes.reduce((a, n) => a + (n.inFlight ?? 0), 0) : null,
+      },
+      nodes,
+      queue: { byPriority, waiting: byPriority ? byPriority.reduce((a, b) => a + b, 0) : null, max: config.maxQueue, runningHere: this.source.inference.runningCount() },
+      summary: this.window.summary(now),
+      series: this.window.series(now),
+      recent: this.window.recent(30),
+    };
+  }
+}

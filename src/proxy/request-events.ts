@@ -1,0 +1,48 @@
+/** What happened to one request, emitted once when it ends (metrics, logs and the dashboard listen). */
+export interface RequestRecord {
+  id: string;
+  route: string;
+  model: string;
+  priority: number;
+  replica: string;
+  stream: boolean;
+  /** Node that served the final attempt (absent when the request never reached one). */
+  node?: string;
+  queueMs?: number;
+  /** The scheduler's prediction for the final attempt, from grant to last byte. */
+  estimateMs?: number;
+  /** From grant to the first byte written to the client. */
+  ttftMs?: number;
+  /** From arrival to the end. */
+  durationMs: number;
+  /** From grant to the end: what estimateMs predicted. */
+  serviceMs?: number;
+  outcome: 'ok' | 'error' | 'canceled' | 'rejected';
+  status: number;
+  errorCode?: string;
+  errorMessage?: string;
+  promptTokens?: number;
+  evalCount?: number;
+  retries: number;
+  endedAt: number;
+}
+
+export type RequestListener = (record: RequestRecord) => void;
+
+export class RequestEvents {
+  private readonly listeners: RequestListener[] = [];
+
+  on(fn: RequestListener): void {
+    this.listeners.push(fn);
+  }
+
+  emit(record: RequestRecord): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(record);
+      } catch {
+        // a listener's bug must never break a request
+      }
+    }
+  }
+}
