@@ -21,15 +21,24 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 if removed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return removed`;
 
-/** Live leases and the tokens they carry: in-flight and backlog of one node. */
+/** Live leases of one node with what each carries ("tokens:startedAt:estimateMs"). */
 const LOAD = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-local tokens = 0
-if #ids > 0 then
-  local values = redis.call('HMGET', KEYS[2], unpack(ids))
-  for _, v in ipairs(values) do tokens = tokens + (tonumber(v) or 0) end
-end
-return {#ids, tokens}`;
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))`;
+
+/**
+ * Tokens a running request still has to process, assuming it progresses evenly over its estimated time.
+ * A request past its estimate still counts a tenth: it is running late, not finished.
+ */
+export function remainingTokens(lease: string | null, now: number): number {
+  if (!lease) return 0;
+  const [tokens, startedAt, estimateMs] = lease.split(':').map(Number);
+  if (!Number.isFinite(tokens)) return 0;
+  if (!Number.isFinite(startedAt) || !Number.isFinite(estimateMs) || estimateMs <= 0) return tokens;
+  const left = 1 - (now - startedAt) / estimateMs;
+  return tokens * Math.max(0.1, Math.min(1, left));
+}
 
 export interface NodeLoad {
   inFlight: number;
@@ -55,8 +64,9 @@ export class LedgerRepository {
     return fn.apply(this.redis, args);
   }
 
-  async reserve(node: string, requestId: string, slots: number, tokens: number, leaseMs: number, now = Date.now()): Promise<boolean> {
-    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), now, now + leaseMs, slots, requestId, Math.round(tokens));
+  async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number, now = Date.now()): Promise<boolean> {
+    const carried = `${Math.round(tokens)}:${now}:${Math.round(estimateMs)}`;
+    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), now, now + leaseMs, slots, requestId, carried);
     return ok === 1;
   }
 
@@ -105,8 +115,8 @@ export class LedgerRepository {
     results.forEach(([err, value], i) => {
       if (err) throw err;
       if (i < nodes.length) {
-        const [inFlight, backlogTokens] = value as [number, number];
-        loads.set(nodes[i], { inFlight, backlogTokens });
+        const leases = value as (string | null)[];
+        loads.set(nodes[i], { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, now), 0) });
       } else if (i < results.length - 1) {
         queued += Number(value);
       } else {

@@ -97,7 +97,7 @@ export class Dispatcher {
   private async reserve(ticket: Ticket, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
     const slots = this.fleet.node(best.node)?.slots ?? 1;
     const tokens = ticket.promptTokens + ticket.outputTokens;
-    if (!(await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, this.config.leaseMs))) return undefined;
+    if (!(await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs))) return undefined;
     void this.fleet.noteDispatch(best.node).catch(() => undefined);
     return {
       requestId: ticket.requestId,
