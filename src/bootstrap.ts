@@ -56,9 +56,10 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   let closing: Promise<void> | undefined;
   const close = (drainMs = 30_000): Promise<void> =>
     (closing ??= (async () => {
-      await core.drain();
+      core.drain();
       const deadline = Date.now() + drainMs;
-      while (core.inference.runningCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (core.inference.pendingCount() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (core.inference.pendingCount() > 0) log.warn('drain deadline passed; closing with requests still running', { pending: core.inference.pendingCount() });
       await app.close();
       await core.close();
       await embedded?.stop();

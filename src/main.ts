@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info('shutting down: finishing running requests', { signal, running: running.core.inference.runningCount() });
+    log.info('shutting down: finishing running requests', { signal, pending: running.core.inference.pendingCount() });
     running.close().then(
       () => process.exit(0),
       (err: Error) => {

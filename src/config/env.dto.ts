@@ -56,6 +56,9 @@ export class HerdEnv {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000)
   HERD_LEASE_MS?: number;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000)
+  HERD_HEARTBEAT_GRACE_MS?: number;
+
   @IsOptional() @Matches(/^\d+(b|kb|mb|gb)$/i, { message: 'HERD_BODY_LIMIT must look like 50mb' })
   HERD_BODY_LIMIT?: string;
 

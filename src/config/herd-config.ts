@@ -11,6 +11,8 @@ export interface NodeConfig {
   labels: Record<string, string>;
   /** Set at runtime through the admin API: no new work, running requests finish. */
   draining?: boolean;
+  /** Joined through POST /herd/nodes/heartbeat: marked down when heartbeats stop, removed after a grace period. */
+  selfRegistered?: boolean;
 }
 
 export type LogFormat = 'json' | 'pretty';
@@ -35,6 +37,8 @@ export interface HerdConfig {
   maxQueue: number;
   maxRetries: number;
   leaseMs: number;
+  /** A self-registered node silent this long is removed from the fleet. */
+  heartbeatGraceMs: number;
   bodyLimit: string;
   logLevel: LogLevel;
   logFormat: LogFormat;

@@ -106,6 +106,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     maxQueue: env.HERD_MAX_QUEUE ?? 1000,
     maxRetries: env.HERD_MAX_RETRIES ?? 2,
     leaseMs: env.HERD_LEASE_MS ?? 15_000,
+    heartbeatGraceMs: env.HERD_HEARTBEAT_GRACE_MS ?? 60_000,
     bodyLimit: env.HERD_BODY_LIMIT ?? '50mb',
     logLevel: (env.LOG_LEVEL ?? 'info') as LogLevel,
     logFormat: (env.LOG_FORMAT ?? (rawEnv.NODE_ENV === 'production' ? 'json' : 'pretty')) as LogFormat,

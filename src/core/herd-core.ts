@@ -92,10 +92,16 @@ export class HerdCore {
     }
   }
 
-  /** Stop taking work: no new admissions, no new jobs from the queue (they stay for other replicas). */
-  async drain(): Promise<void> {
+  /** True once a graceful stop began: readiness answers 503, new requests are refused. */
+  draining = false;
+
+  /**
+   * Graceful stop, first half: refuse new requests. Requests already accepted here (queued or running)
+   * still finish, so the pump keeps placing until close().
+   */
+  drain(): void {
+    this.draining = true;
     this.inference.drain();
-    await this.worker.stop();
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,7 @@ export class FleetRepository {
     const removed = await this.redis.hdel(this.keys.nodes, name);
     await this.redis.hdel(this.keys.health, name);
     await this.redis.hdel(this.keys.circuits, name);
+    await this.redis.hdel(this.keys.heartbeats, name);
     await this.announce();
     return removed === 1;
   }
@@ -81,6 +82,15 @@ export class FleetRepository {
     const fields = [...entries].flatMap(([name, h]) => [name, JSON.stringify(h)]);
     await this.redis.hset(this.keys.health, ...fields);
     await this.announce();
+  }
+
+  async recordHeartbeat(name: string, at: number): Promise<void> {
+    await this.redis.hset(this.keys.heartbeats, name, String(at));
+  }
+
+  async heartbeats(): Promise<Map<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.heartbeats);
+    return new Map(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
   }
 
   async saveCircuit(name: string, state: CircuitState): Promise<void> {

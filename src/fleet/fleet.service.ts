@@ -65,8 +65,26 @@ export class FleetService {
 
   async refresh(): Promise<void> {
     this.state = await this.repo.load();
+    if (this.state.nodes.length === 0 && this.config.nodes.length > 0 && (await this.repo.seed(this.config.nodes))) {
+      // The registry vanished (Redis restarted without persistence): start again from the file.
+      this.log.warn('fleet registry was empty in Redis; re-seeded from the containers config', { nodes: this.config.nodes.length });
+      this.state = await this.repo.load();
+    }
     this.byName = new Map(this.state.nodes.map((n) => [n.name, n]));
+    this.notify();
+  }
+
+  private notify(): void {
     for (const fn of this.listeners) fn();
+  }
+
+  /** A node answered that it lacks a model: drop it from the node's list here and in Redis, and poll soon. */
+  async forgetModel(name: string, model: string): Promise<void> {
+    const h = this.state.health.get(name);
+    if (!h) return;
+    const next: NodeHealth = { ...h, models: h.models.filter((m) => m.name !== model), tags: h.tags?.filter((t) => t.name !== model) };
+    this.state.health.set(name, next);
+    await this.repo.saveHealth(new Map([[name, next]]));
   }
 
   /** Polls /api/tags and /api/ps of every node and stores the result for all replicas. */
@@ -106,8 +124,28 @@ export class FleetService {
         }
       }),
     );
+    await this.expireSilentNodes(results);
     await this.repo.saveHealth(results);
     await this.refresh();
+  }
+
+  /** Self-registered nodes: down after three missed intervals of heartbeats, removed after the grace period. */
+  private async expireSilentNodes(results: Map<string, NodeHealth>): Promise<void> {
+    const selfRegistered = this.state.nodes.filter((n) => n.selfRegistered);
+    if (selfRegistered.length === 0) return;
+    const beats = await this.repo.heartbeats();
+    const now = Date.now();
+    for (const node of selfRegistered) {
+      const age = now - (beats.get(node.name) ?? 0);
+      if (age > this.config.heartbeatGraceMs) {
+        this.log.warn('self-registered node removed: no heartbeat within the grace period', { node: node.name, silentMs: age });
+        results.delete(node.name);
+        await this.repo.removeNode(node.name);
+      } else if (age > 3 * this.config.healthIntervalMs) {
+        const h = results.get(node.name);
+        if (h) results.set(node.name, { ...h, reachable: false, lastError: `no heartbeat for ${Math.round(age / 1000)} s` });
+      }
+    }
   }
 
   /** A dispatch failed. Its breaker counts it; an unreachable node also leaves rotation until a poll sees it. */
@@ -125,6 +163,7 @@ export class FleetService {
       this.state.health.set(name, health);
       this.log.warn('node unreachable; out of rotation until a poll reaches it', { node: name, error });
       writes.push(this.repo.saveHealth(new Map([[name, health]])));
+      this.notify();
     }
     await Promise.all(writes);
   }

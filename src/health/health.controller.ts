@@ -14,7 +14,12 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.redis(), () => this.nodes()]);
+    return this.health.check([() => this.readiness(), () => this.redis(), () => this.nodes()]);
+  }
+
+  private readiness() {
+    const check = this.indicator.check('replica');
+    return this.core.draining ? check.down({ message: 'shutting down', replica: this.core.config.replicaId }) : check.up({ replica: this.core.config.replicaId });
   }
 
   private async redis() {

@@ -57,6 +57,7 @@ export interface Attempt {
  */
 export class InferenceService {
   private readonly running = new Map<string, Grant>();
+  private readonly attempts = new Map<string, { attempt: Attempt; abort: () => void }>();
   /** Requests of this replica waiting for a grant. */
   private localQueued = 0;
   /** Jobs waiting in the shared queue, as of the last refresh. */
@@ -86,6 +87,7 @@ export class InferenceService {
     this.depthTimer = setInterval(() => void this.refreshDepth(), 250);
     this.depthTimer.unref();
     handoff.orphanHandler = (grant) => void this.dropOrphan(grant);
+    fleet.onChange(() => this.abandonAttemptsOnDownNodes());
   }
 
   stop(): void {
@@ -100,6 +102,11 @@ export class InferenceService {
 
   runningCount(): number {
     return this.running.size;
+  }
+
+  /** Requests of this replica not finished yet: waiting for a grant or running. */
+  pendingCount(): number {
+    return this.running.size + this.localQueued;
   }
 
   /** Runs a request to completion through the queue; `consume` reads the node's response and writes to the client. */
@@ -139,6 +146,7 @@ export class InferenceService {
     const queueMs = Date.now() - ticket.enqueuedAt;
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
     const tried = new Set<string>();
+    const overall = AbortSignal.timeout(this.config.requestTimeoutMs);
     try {
       for (;;) {
         const node = this.fleet.node(grant.node);
@@ -147,23 +155,30 @@ export class InferenceService {
         record.node = grant.node;
         record.queueMs = queueMs;
         this.running.set(ticket.requestId, grant);
+        // Aborted by the client, or by Herd when the node is found down before anything reached the client.
+        const nodeGone = new AbortController();
+        attempt.signal = AbortSignal.any([signal, nodeGone.signal, overall]);
+        this.attempts.set(ticket.requestId, { attempt, abort: () => nodeGone.abort() });
         try {
           if (!node) throw new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} left the fleet`);
           const res = await this.client.request(node, {
             method: 'POST',
             path: req.upstreamPath,
             body: JSON.stringify(req.upstreamBody),
-            signal,
+            signal: attempt.signal,
             headersTimeoutMs: req.stream ? this.config.firstByteTimeoutMs : this.config.requestTimeoutMs,
             bodyTimeoutMs: this.config.idleTimeoutMs,
           });
           if (res.statusCode >= 500) throw await this.upstreamFailure(node.name, res);
+          if (res.statusCode === 404) await this.checkModelMissing(node.name, req.model, res);
           const result = await consume(res, attempt);
           void this.fleet.reportSuccess(node.name).catch(() => undefined);
           if (attempt.final) void this.learn(node.name, grant.streams, estimate, attempt.final, req.numPredict);
           return result;
-        } catch (err) {
+        } catch (caught) {
           if (signal.aborted) throw new CanceledError();
+          if (overall.aborted) throw new HerdError(504, 'HERD_UPSTREAM_TIMEOUT', `herd: request took longer than ${this.config.requestTimeoutMs} ms (HERD_REQUEST_TIMEOUT_MS)`);
+          const err = nodeGone.signal.aborted ? new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} went down during the request`) : caught;
           if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
           tried.add(grant.node);
           record.retries++;
@@ -172,6 +187,8 @@ export class InferenceService {
           this.log.warn('retrying on another node', { id: ticket.requestId, node: grant.node, error: (err as Error).message });
           await this.releaseGrant(grant);
           grant = await this.dispatcher.place(ticket, { signal, deadline: Date.now() + this.config.queueTimeoutMs, exclude: tried });
+        } finally {
+          this.attempts.delete(ticket.requestId);
         }
       }
     } finally {
@@ -239,6 +256,23 @@ export class InferenceService {
       await this.handoff.broadcastCancel(requestId);
     } catch (err) {
       this.log.warn('could not withdraw a cancelled request; its lease will expire', { id: requestId, error: (err as Error).message });
+    }
+  }
+
+  /**
+   * A node that says it lacks a model Herd believed it had: its model list is stale. Refresh it and let the
+   * request move on (the 404 is the node's problem, not the client's).
+   */
+  private async checkModelMissing(node: string, model: string, res: Undici.ResponseData): Promise<void> {
+    const text = await res.body.text().catch(() => '');
+    void this.fleet.forgetModel(node, model).catch(() => undefined);
+    throw new HerdError(502, 'HERD_UPSTREAM_ERROR', `herd: node ${node} no longer has model "${model}" (${text.slice(0, 200)})`);
+  }
+
+  /** Attempts not yet committed to the client on nodes that went down are abandoned and retried elsewhere. */
+  private abandonAttemptsOnDownNodes(): void {
+    for (const { attempt, abort } of this.attempts.values()) {
+      if (!attempt.committed && !this.fleet.isUp(attempt.node.name)) abort();
     }
   }
 

@@ -22,6 +22,10 @@ export class RedisKeys {
   get placing(): string {
     return `${this.prefix}:placing`;
   }
+  /** Hash: node name -> epoch ms of its last heartbeat (self-registered nodes only). */
+  get heartbeats(): string {
+    return `${this.prefix}:heartbeats`;
+  }
   /** Hash: node name -> JSON CircuitState (kept apart from health so a poll never overwrites a breaker). */
   get circuits(): string {
     return `${this.prefix}:circuits`;

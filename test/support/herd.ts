@@ -23,6 +23,7 @@ export function testConfig(overrides: Partial<HerdConfig> & { redisUrl: string; 
     maxQueue: 1000,
     maxRetries: 2,
     leaseMs: 5000,
+    heartbeatGraceMs: 60_000,
     bodyLimit: '10mb',
     logLevel: 'error',
     logFormat: 'pretty',

@@ -55,6 +55,28 @@ export class NodesController {
     return node;
   }
 
+  /**
+   * A node announces itself (and keeps announcing): it joins on its first heartbeat, is marked down when
+   * heartbeats stop and removed after HERD_HEARTBEAT_GRACE_MS. Optional load figures are accepted and ignored.
+   */
+  @Post('heartbeat')
+  @HttpCode(200)
+  @UseGuards(AdminKeyGuard)
+  async heartbeat(@Body() body: unknown): Promise<{ ok: true; joined: boolean }> {
+    const { name, url, slots, weight, memoryGb, tokensPerSecond, labels } = (body ?? {}) as Record<string, unknown>;
+    const { nodes, problems } = parseNodes([{ name, url, slots, weight, memoryGb, tokensPerSecond, labels }].map(dropUndefined), 'heartbeat');
+    if (problems.length) throw HerdError.badRequest(problems.join('; '));
+    const node = { ...nodes[0], selfRegistered: true };
+    const known = this.core.fleet.node(node.name);
+    await this.core.fleetRepo.recordHeartbeat(node.name, Date.now());
+    const changed = !known || known.url !== node.url || known.slots !== node.slots || known.weight !== node.weight;
+    if (changed) {
+      await this.core.fleetRepo.upsertNode({ ...node, draining: known?.draining });
+      await this.core.fleet.poll();
+    }
+    return { ok: true, joined: !known };
+  }
+
   @Patch(':name')
   @UseGuards(AdminKeyGuard)
   async patch(@Param('name') name: string, @Body() body: unknown): Promise<NodeConfig> {
@@ -95,4 +117,8 @@ export class NodesController {
     if (!node) throw new HerdError(404, 'HERD_NOT_FOUND', `herd: no node named "${name}"`);
     return node;
   }
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }

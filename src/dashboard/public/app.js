@@ -89,7 +89,7 @@
 
   const keyInput = $('admin-key');
   keyInput.value = localStorage.getItem(KEY_STORAGE) || '';
-  keyInput.addEventListener('change', () => {
+  keyInput.addEventListener('input', () => {
     const v = keyInput.value.trim();
     if (v) localStorage.setItem(KEY_STORAGE, v);
     else localStorage.removeItem(KEY_STORAGE);
@@ -209,14 +209,15 @@
     setText($('t-slots'), d.fleet.inFlight === null ? '–' : `${d.fleet.inFlight} / ${d.fleet.slots}`);
     setText($('t-slots-sub'), `running here: ${d.queue.runningHere}`);
     setText($('t-queue'), d.queue.waiting === null ? '–' : nf0.format(d.queue.waiting));
-    setText($('t-queue-sub'), `wait p95 ${fmtMs(s.queueP95Ms)} · max ${nf0.format(d.queue.max)}`);
+    setText($('t-queue-sub'), `wait p95 ${fmtMs(s.queueP95Ms)}`);
     setText($('t-rps'), fmtRate(s.requestsPerSecond));
-    const err = s.errorRate === null ? 'no requests' : `${nf1.format(s.errorRate * 100)} % failed`;
-    setText($('t-rps-sub'), `last ${s.seconds}s · ${err}`);
+    setText($('t-rps-sub'), s.errorRate === null ? `last ${s.seconds}s` : `${nf1.format(s.errorRate * 100)} % failed`);
     setText($('t-tps'), fmtRate(s.tokensPerSecond));
-    setText($('t-tps-sub'), `last ${s.seconds}s, this replica`);
+    setText($('t-tps-sub'), `last ${s.seconds}s`);
     setText($('t-p95'), fmtMs(s.p95Ms));
-    setText($('t-p95-sub'), `p50 ${fmtMs(s.p50Ms)} · first token p95 ${fmtMs(s.ttftP95Ms)}`);
+    setText($('t-p95-sub'), `p50 ${fmtMs(s.p50Ms)}`);
+    setText($('t-ttft'), fmtMs(s.ttftP95Ms));
+    setText($('t-ttft-sub'), 'streamed, queue included');
   }
 
   // ---------------------------------------------------------------- nodes
@@ -226,7 +227,8 @@
   function renderNodes(d) {
     const box = $('nodes');
     const up = d.nodes.filter((n) => n.state !== 'down').length;
-    setText($('nodes-sub'), `${d.nodes.length} node${d.nodes.length === 1 ? '' : 's'} · ${up} reachable · ${d.adminKeyRequired ? 'changes need the admin key' : 'admin API open'}`);
+    setText($('nodes-sub'), `${up} of ${d.nodes.length} reachable`);
+    $('add-toggle').title = d.adminKeyRequired ? 'Node changes need the admin key (top right)' : 'The admin API is open (no HERD_ADMIN_KEY set)';
     const seen = new Set();
     d.nodes.forEach((n, i) => {
       seen.add(n.name);
@@ -371,6 +373,14 @@
     }
   }
 
+  $('add-toggle').addEventListener('click', () => {
+    const form = $('add-node');
+    form.hidden = !form.hidden;
+    if (!form.hidden) form.querySelector('input[name="name"]').focus();
+  });
+  $('add-cancel').addEventListener('click', () => ($('add-node').hidden = true));
+  $('admin-form').addEventListener('submit', (ev) => ev.preventDefault());
+
   $('add-node').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const form = ev.currentTarget;
@@ -384,6 +394,7 @@
       await admin('POST', '/herd/nodes', body);
       toast(`${body.name} added`);
       form.reset();
+      form.hidden = true;
     } catch (err) {
       toast(err.message, true);
     } finally {
@@ -489,7 +500,7 @@
     legend($('lg-rps'), [['s1', 'ok / s'], ['s2', 'failed / s']]);
     legend($('lg-tps'), [['s4', `tokens / s${step > 1 ? ` (${step}s avg)` : ''}`]]);
     legend($('lg-lat'), [['s1', 'p50'], ['s2', 'p95']]);
-    legend($('lg-ttft'), [['s1', 'p50'], ['s2', 'p95'], ['s3', 'queue p95']]);
+    legend($('lg-ttft'), [['s1', 'p50'], ['s2', 'p95'], ['s3', 'queue wait p95']]);
     lineChart($('c-rps'), pts, [{ key: 'okPerSecond', cls: 'c1', area: 'a1' }, { key: 'failedPerSecond', cls: 'c2' }], fmtAxisRate);
     lineChart($('c-tps'), pts, [{ key: 'tokensPerSecond', cls: 'c4', area: 'a4' }], fmtAxisRate);
     lineChart($('c-lat'), pts, [{ key: 'p50Ms', cls: 'c1', area: 'a1' }, { key: 'p95Ms', cls: 'c2' }], fmtAxisMs);
