@@ -1,0 +1,230 @@
+import { Redis } from 'ioredis';
+import { startSimNode, type SimNode } from '../sim';
+import type { RunningHerd } from '../src/bootstrap';
+import { RedisKeys } from '../src/redis/redis-keys';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../src/redis/embedded-redis';
+import { nodeConfig, post, startTestHerd, waitFor } from './support/herd';
+import { spawnHerd } from './support/herd-process';
+import { classify, emptyCounts, faultTable, printFaultTable, steadyLoad, tally } from './support/load';
+import { uniquePrefix } from './support/redis';
+
+jest.setTimeout(90_000);
+
+const LLAMA = { models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'] };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let redis: EmbeddedRedis;
+beforeAll(async () => {
+  redis = await startEmbeddedRedis();
+});
+afterAll(async () => {
+  printFaultTable();
+  await redis.stop();
+});
+
+function body(i: number, stream: boolean, numPredict = 30): Record<string, unknown> {
+  return { model: 'llama3', prompt: `fault test ${i}`, stream, options: { num_predict: numPredict } };
+}
+
+describe('a node killed during a steady workload', () => {
+  it('fails no non-streamed request, ends started streams with an error line, and the node rejoins', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 150 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, slots: 2, decodeTps: 150 });
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url, { slots: 2 }), nodeConfig('b', b.url, { slots: 2 })], healthIntervalMs: 300 });
+    try {
+      const whole = emptyCounts();
+      const streams = emptyCounts();
+      const load = steadyLoad(async (i) => {
+        const stream = i % 3 === 0;
+        const r = await classify(`${herd.url}/api/generate`, body(i, stream));
+        tally(stream ? streams : whole, r);
+        return r;
+      }, 48, 6);
+      await sleep(600);
+      await a.stop();
+      await sleep(900);
+      await a.start();
+      await load;
+      faultTable.push({ scenario: 'node killed, non-streamed', counts: whole }, { scenario: 'node killed, streamed', counts: streams });
+      expect(whole.completed).toBe(whole.sent);
+      expect(streams.lost + streams.cut).toBe(0);
+      expect(streams.completed + streams.failedClear).toBe(streams.sent);
+      await waitFor(() => herd.core.fleet.isUp('a'), 5000, 'node a to rejoin');
+      const after = await post(`${herd.url}/ollama/generate`, body(999, false, 3));
+      expect(after.status).toBe(200);
+    } finally {
+      await herd.close(0);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('a node that hangs', () => {
+  it('loses no request: streams move on after the first-byte timeout, whole answers when the node is found down', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, timeScale: 0.01 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, slots: 2, timeScale: 0.01 });
+    const herd = await startTestHerd({
+      redisUrl: redis.url,
+      nodes: [nodeConfig('a', a.url, { slots: 2 }), nodeConfig('b', b.url, { slots: 2 })],
+      healthIntervalMs: 300,
+      firstByteTimeoutMs: 600,
+    });
+    try {
+      a.setFault({ kind: 'hang' });
+      const counts = await steadyLoad((i) => classify(`${herd.url}/api/generate`, body(i, i % 2 === 0)), 16, 4);
+      faultTable.push({ scenario: 'node hangs', counts });
+      expect(counts.completed).toBe(counts.sent);
+      expect(herd.core.fleet.nodeState('a')).not.toBe('healthy');
+    } finally {
+      a.setFault(null);
+      await herd.close(0);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe.each([
+  ['500', { kind: 'error500' as const }],
+  ['503 busy', { kind: 'busy' as const }],
+])('a node answering %s', (label, fault) => {
+  it('opens its circuit and traffic goes elsewhere', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, timeScale: 0 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, slots: 2, timeScale: 0 });
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url, { slots: 2 }), nodeConfig('b', b.url, { slots: 2 })], strategy: 'round-robin' });
+    try {
+      a.setFault(fault);
+      const counts = await steadyLoad((i) => classify(`${herd.url}/ollama/generate`, body(i, false, 5)), 30, 2);
+      faultTable.push({ scenario: `node answers ${label}`, counts });
+      expect(counts.completed).toBe(30);
+      const hitsOnA = a.log.filter((e) => e.route === '/api/generate').length;
+      // Round-robin would send ~15 there; the breaker stops it after a few failures.
+      expect(hitsOnA).toBeLessThanOrEqual(4);
+      expect(herd.core.fleet.nodeState('a')).toBe('degraded');
+      expect(herd.core.fleet.circuit('a').openUntil).toBeGreaterThan(Date.now());
+    } finally {
+      await herd.close(0);
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('Redis restarted during a workload', () => {
+  it('answers fast errors while Redis is away and recovers without a restart', async () => {
+    const own = await startEmbeddedRedis();
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 300 });
+    const herd = await startTestHerd({ redisUrl: own.url, nodes: [nodeConfig('a', a.url, { slots: 2 })], healthIntervalMs: 300, queueTimeoutMs: 3000 });
+    let restarted: EmbeddedRedis | undefined;
+    try {
+      const load = steadyLoad((i) => classify(`${herd.url}/ollama/generate`, body(i, false, 20), 15_000), 40, 4);
+      await sleep(500);
+      own.process.kill('SIGKILL');
+      await sleep(1000);
+      restarted = await startEmbeddedRedis({ port: own.port });
+      const counts = await load;
+      faultTable.push({ scenario: 'Redis restarted', counts });
+      expect(counts.lost).toBe(0);
+      expect(counts.cut).toBe(0);
+      expect(counts.failedClear).toBeGreaterThan(0); // the outage was real
+      // Recovered by itself: new requests succeed again.
+      await waitFor(async () => (await post(`${herd.url}/ollama/generate`, body(1000, false, 3))).status === 200, 10_000, 'Herd to serve again after Redis came back');
+      const after = await Promise.all([1, 2, 3, 4].map((i) => post(`${herd.url}/ollama/generate`, body(2000 + i, false, 3))));
+      expect(after.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    } finally {
+      await herd.close(0);
+      await a.close();
+      await restarted?.stop();
+      await own.stop();
+    }
+  });
+});
+
+describe('one of two replicas killed', () => {
+  it('the other keeps serving and in-flight counts in Redis return to zero', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 200 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, slots: 2, decodeTps: 200 });
+    const prefix = uniquePrefix('kill');
+    const env = { REDIS_URL: redis.url, HERD_REDIS_PREFIX: prefix, HERD_LEASE_MS: '2000', HERD_HEALTH_INTERVAL_MS: '300' };
+    const nodes = [nodeConfig('a', a.url, { slots: 2 }), nodeConfig('b', b.url, { slots: 2 })];
+    const [g1, g2] = await Promise.all([spawnHerd({ ...env, HERD_REPLICA_ID: 'k1' }, nodes), spawnHerd({ ...env, HERD_REPLICA_ID: 'k2' }, nodes)]);
+    const r = new Redis(redis.url);
+    try {
+      const viaSurvivor = emptyCounts();
+      const viaVictim = emptyCounts();
+      const load = steadyLoad(async (i) => {
+        const toVictim = i % 2 === 0;
+        const res = await classify(`${toVictim ? g1.url : g2.url}/ollama/generate`, body(i, false, 25));
+        tally(toVictim ? viaVictim : viaSurvivor, res);
+        return res;
+      }, 40, 6);
+      await sleep(700);
+      await g1.stop('SIGKILL');
+      await load;
+      faultTable.push({ scenario: 'replica killed, its clients', counts: viaVictim }, { scenario: 'replica killed, survivor', counts: viaSurvivor });
+      expect(viaSurvivor.completed).toBe(viaSurvivor.sent);
+      expect(viaVictim.lost + viaSurvivor.lost).toBe(0);
+      const keys = new RedisKeys(prefix);
+      await waitFor(async () => (await r.zcount(keys.leases('a'), Date.now(), '+inf')) + (await r.zcount(keys.leases('b'), Date.now(), '+inf')) === 0, 6000, 'leases to return to zero');
+    } finally {
+      r.disconnect();
+      await g1.stop();
+      await g2.stop();
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe('SIGTERM during load', () => {
+  it('finishes the requests it accepted, then exits 0', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 100 });
+    const g = await spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: uniquePrefix('term') }, [nodeConfig('a', a.url, { slots: 2 })]);
+    try {
+      const inFlight = Array.from({ length: 6 }, (_, i) => classify(`${g.url}/ollama/generate`, body(i, false, 30)));
+      await waitFor(() => a.active() === 2, 5000, 'requests to start');
+      const exit = g.stop('SIGTERM');
+      const results = await Promise.all(inFlight);
+      const counts = emptyCounts();
+      for (const res of results) tally(counts, res);
+      faultTable.push({ scenario: 'SIGTERM during load', counts });
+      expect(counts.completed).toBe(6);
+      expect(await exit).toBe(0);
+    } finally {
+      await g.stop();
+      await a.close();
+    }
+  });
+});
+
+describe('fleet changed through the API during load', () => {
+  it('adds, drains and removes nodes without a failed request', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 300 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, slots: 2, decodeTps: 300 });
+    let herd: RunningHerd | undefined;
+    const nodes: SimNode[] = [a, b];
+    try {
+      herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url, { slots: 2 })], healthIntervalMs: 300 });
+      const url = herd.url;
+      const load = steadyLoad((i) => classify(`${url}/ollama/generate`, body(i, false, 15)), 50, 4);
+      await sleep(300);
+      expect((await post(`${url}/herd/nodes`, { name: 'b', url: b.url, slots: 2 })).status).toBe(201);
+      await sleep(300);
+      expect((await post(`${url}/herd/nodes/a/drain`, {})).status).toBe(200);
+      await sleep(300);
+      expect((await fetch(`${url}/herd/nodes/a`, { method: 'DELETE' })).status).toBe(200);
+      const counts = await load;
+      faultTable.push({ scenario: 'node added, drained, removed', counts });
+      expect(counts.completed).toBe(counts.sent);
+      expect(b.log.some((e) => e.route === '/api/generate' && e.outcome === 'ok')).toBe(true);
+      const list = (await (await fetch(`${url}/herd/nodes`)).json()) as { nodes: { name: string }[] };
+      expect(list.nodes.map((n) => n.name)).toEqual(['b']);
+      const bad = await post(`${url}/herd/nodes`, { name: 'c', url: 'http://127.0.0.1:1' });
+      expect(bad.status).toBe(422);
+    } finally {
+      await herd?.close(0);
+      for (const n of nodes) await n.close();
+    }
+  });
+});
