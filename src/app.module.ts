@@ -6,6 +6,7 @@ import { HealthController } from './health/health.controller';
 import { OllamaInferenceController } from './api/ollama/ollama-inference.controller';
 import { NodesController } from './api/herd/nodes.controller';
 import { OllamaFleetController } from './api/ollama/ollama-fleet.controller';
+import { OllamaAdminController } from './api/ollama/ollama-admin.controller';
 import { OpenAiInferenceController } from './api/openai/openai-inference.controller';
 import { MetricsModule } from './metrics/metrics.module';
 import { DashboardModule } from './dashboard/dashboard.module';
@@ -17,7 +18,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [TerminusModule.forRoot({ logger: false }), MetricsModule.forCore(core), DashboardModule.forCore(core)],
-      controllers: [HerdGenerateController, OllamaInferenceController, OpenAiInferenceController, OllamaFleetController, NodesController, HealthController],
+      controllers: [HerdGenerateController, OllamaInferenceController, OpenAiInferenceController, OllamaFleetController, OllamaAdminController, NodesController, HealthController],
       providers: [{ provide: HerdCore, useValue: core }],
     };
   }

@@ -37,7 +37,8 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
     throw err;
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forCore(core), { bodyParser: false, logger: ['error', 'warn'] });
-  app.use(json({ limit: config.bodyLimit, type: () => true }));
+  // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node.
+  app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/') }));
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;

@@ -174,3 +174,26 @@ describe('start-up with Redis unreachable', () => {
     expect(output).toContain('cannot read file');
   });
 });
+
+describe('memory-aware routing', () => {
+  it('never sends a model to a node that declares too little memory for it', async () => {
+    const big = { name: 'qwen2.5:7b', sizeBytes: 4.7e9 };
+    const small = await startSimNode({ name: 'small', models: [big, { name: 'llama3:latest', sizeBytes: 1e9 }], resident: ['llama3:latest'], timeScale: 0 });
+    const large = await startSimNode({ name: 'large', models: [big], timeScale: 0 });
+    const herd = await startTestHerd({
+      redisUrl: redis.url,
+      nodes: [nodeConfig('small', small.url, { memoryGb: 2 }), nodeConfig('large', large.url, { memoryGb: 24 })],
+      strategy: 'round-robin',
+    });
+    try {
+      const replies = await Promise.all(Array.from({ length: 6 }, (_, i) => post(`${herd.url}/ollama/generate`, { model: 'qwen2.5:7b', prompt: `m${i}`, options: { num_predict: 2 } })));
+      expect(replies.map((r) => r.headers.get('x-herd-node'))).toEqual(Array(6).fill('large'));
+      const fits = await post(`${herd.url}/ollama/generate`, { model: 'llama3', prompt: 'x', options: { num_predict: 2 } });
+      expect(fits.headers.get('x-herd-node')).toBe('small');
+    } finally {
+      await herd.close(0);
+      await small.close();
+      await large.close();
+    }
+  });
+});

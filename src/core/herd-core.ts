@@ -79,6 +79,7 @@ export class HerdCore {
     await this.learning.refresh();
     this.fleet.onChange(() => this.worker.nudge());
     this.inference.onEnqueued = () => this.worker.nudge();
+    this.worker.mightHaveWork = () => this.inference.queueMayHaveWork();
     this.learningTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
     this.learningTimer.unref();
     this.worker.start(this.queue);

@@ -56,7 +56,7 @@ export class DashboardState {
     now = Date.now(),
   ) {
     this.window = new RollingWindow(now);
-    this.live = new LiveState(source, 1000);
+    this.live = new LiveState(source, 500);
   }
 
   record(r: RequestRecord): void {

@@ -211,7 +211,7 @@ export class HerdMetrics {
       });
     };
     loadGauge('herd_node_in_flight', 'Requests holding a slot on the node now, from every replica (lease ledger in Redis).', (l) => l.inFlight);
-    loadGauge('herd_node_backlog_tokens', 'Tokens (prompt and expected output) of the requests running on the node now.', (l) => l.backlogTokens);
+    loadGauge('herd_node_backlog_tokens', "Tokens the node's running requests still have to process (prompt and expected output, counted down over each request's estimate).", (l) => l.backlogTokens);
   }
 
   private redisGauges(registers: Registry[]): void {

@@ -16,20 +16,24 @@ export interface LiveSnapshot {
 }
 
 /**
- * Reads the Redis-side state once and shares it for a short while, so one scrape (a dozen gauges) or several
- * dashboards polling at once cost one round of Redis calls.
+ * Reads the Redis-side state once and shares it: with every caller while the read is under way (one scrape
+ * asks from a dozen gauges at once), and for `maxAgeMs` after it (several dashboards polling).
  */
 export class LiveState {
-  private last?: { at: number; value: Promise<LiveSnapshot> };
+  private last?: { settledAt?: number; value: Promise<LiveSnapshot> };
 
   constructor(
     private readonly source: LiveSource,
-    private readonly maxAgeMs = 500,
+    private readonly maxAgeMs = 0,
   ) {}
 
   get(now = Date.now()): Promise<LiveSnapshot> {
-    if (!this.last || now - this.last.at > this.maxAgeMs) this.last = { at: now, value: this.load(now) };
-    return this.last.value;
+    const last = this.last;
+    if (last && (last.settledAt === undefined || now - last.settledAt <= this.maxAgeMs)) return last.value;
+    const entry: { settledAt?: number; value: Promise<LiveSnapshot> } = { value: this.load(now) };
+    this.last = entry;
+    void entry.value.then(() => (entry.settledAt = Date.now()));
+    return entry.value;
   }
 
   private async load(now: number): Promise<LiveSnapshot> {

@@ -12,6 +12,7 @@ export class MetricsController {
     const text = await this.metrics.render();
     res.status(200).setHeader('Content-Type', this.metrics.contentType());
     res.setHeader('Cache-Control', 'no-store');
-    res.send(text);
+    // A Buffer, so Express keeps the content type exactly as prom-client wrote it.
+    res.send(Buffer.from(text, 'utf8'));
   }
 }

@@ -104,6 +104,11 @@ export class InferenceService {
     return this.running.size;
   }
 
+  /** Whether a request may wait in the shared queue (this replica's own, or any as of the last count). */
+  queueMayHaveWork(): boolean {
+    return this.localQueued > 0 || this.globalWaiting > 0;
+  }
+
   /** Requests of this replica not finished yet: waiting for a grant or running. */
   pendingCount(): number {
     return this.running.size + this.localQueued;

@@ -45,14 +45,17 @@ export class DispatchWorker {
     this.loop = this.pump(queue);
   }
 
-  /** A slot was freed or the fleet changed: look again now. */
+  /** Tells whether any request may be waiting in the queue; a nudge is ignored when none may be. */
+  mightHaveWork: () => boolean = () => true;
+
+  /** A slot was freed or the fleet changed: look again now (the idle timer covers anything missed). */
   nudge(): void {
-    this.wake?.();
+    if (this.mightHaveWork()) this.wake?.();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.nudge();
+    this.wake?.();
     for (const ac of this.placing.values()) ac.abort();
     await this.loop;
   }
@@ -66,7 +69,10 @@ export class DispatchWorker {
         }
         // Never blocks: a job is taken only right after the check above found room for it.
         const job = await queue.take(this.token);
-        if (!job) continue;
+        if (!job) {
+          await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
+          continue;
+        }
         // Marked before the next round so this replica does not take a second job for the same free slot.
         await this.ledger.markPlacing(job.ticket.requestId, Date.now() + 2000);
         void this.handle(job);

@@ -1,10 +1,12 @@
+import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { classifyUpstreamError } from './upstream-error';
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'HEAD';
   path: string;
-  body?: string | Buffer;
+  /** A Readable is streamed through as it arrives (blob uploads). */
+  body?: string | Buffer | Readable;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Time allowed until the response headers arrive (for streams: the first chunk). */

@@ -217,7 +217,7 @@
     setText($('t-p95'), fmtMs(s.p95Ms));
     setText($('t-p95-sub'), `p50 ${fmtMs(s.p50Ms)}`);
     setText($('t-ttft'), fmtMs(s.ttftP95Ms));
-    setText($('t-ttft-sub'), 'streamed, queue included');
+    setText($('t-ttft-sub'), 'incl. queue wait');
   }
 
   // ---------------------------------------------------------------- nodes
@@ -439,7 +439,7 @@
   }
 
   /** A line chart in inline SVG; null values leave gaps. */
-  function lineChart(box, points, series, fmt) {
+  function lineChart(box, points, series, fmt, windowSeconds) {
     const width = Math.max(160, box.clientWidth || 280);
     const height = box.clientHeight || 132;
     const pad = { l: 40, r: 6, t: 6, b: 18 };
@@ -459,7 +459,7 @@
       root.append(svg('text', { class: 'axis', x: pad.l - 6, y: gy + 3, 'text-anchor': 'end' }, fmt(top * f)));
     }
     if (n > 0) {
-      const span = Math.round((points[n - 1].t - points[0].t) / 1000);
+      const span = windowSeconds || Math.round((points[n - 1].t - points[0].t) / 1000);
       root.append(svg('text', { class: 'axis', x: pad.l, y: height - 4 }, span >= 60 ? `-${Math.round(span / 60)}m` : `-${span}s`));
       root.append(svg('text', { class: 'axis', x: width - pad.r, y: height - 4, 'text-anchor': 'end' }, 'now'));
     }
@@ -491,7 +491,7 @@
     box.replaceChildren(root);
   }
 
-  const fmtAxisMs = (v) => (v >= 1000 ? `${nf1.format(v / 1000)}s` : `${nf0.format(v)}ms`);
+  const fmtAxisMs = (v) => (v === 0 ? '0' : v >= 1000 ? `${nf1.format(v / 1000)}s` : `${nf0.format(v)}ms`);
   const fmtAxisRate = (v) => (v >= 1000 ? `${nf1.format(v / 1000)}k` : v < 10 && v !== 0 ? nf1.format(v) : nf0.format(v));
 
   function renderCharts(d) {
@@ -500,11 +500,11 @@
     legend($('lg-rps'), [['s1', 'ok / s'], ['s2', 'failed / s']]);
     legend($('lg-tps'), [['s4', `tokens / s${step > 1 ? ` (${step}s avg)` : ''}`]]);
     legend($('lg-lat'), [['s1', 'p50'], ['s2', 'p95']]);
-    legend($('lg-ttft'), [['s1', 'p50'], ['s2', 'p95'], ['s3', 'queue wait p95']]);
-    lineChart($('c-rps'), pts, [{ key: 'okPerSecond', cls: 'c1', area: 'a1' }, { key: 'failedPerSecond', cls: 'c2' }], fmtAxisRate);
-    lineChart($('c-tps'), pts, [{ key: 'tokensPerSecond', cls: 'c4', area: 'a4' }], fmtAxisRate);
-    lineChart($('c-lat'), pts, [{ key: 'p50Ms', cls: 'c1', area: 'a1' }, { key: 'p95Ms', cls: 'c2' }], fmtAxisMs);
-    lineChart($('c-ttft'), pts, [{ key: 'ttftP50Ms', cls: 'c1', area: 'a1' }, { key: 'ttftP95Ms', cls: 'c2' }, { key: 'queueP95Ms', cls: 'c3' }], fmtAxisMs);
+    legend($('lg-ttft'), [['s1', 'p50'], ['s2', 'p95'], ['s3', 'queue p95']]);
+    lineChart($('c-rps'), pts, [{ key: 'okPerSecond', cls: 'c1', area: 'a1' }, { key: 'failedPerSecond', cls: 'c2' }], fmtAxisRate, d.series.windowSeconds);
+    lineChart($('c-tps'), pts, [{ key: 'tokensPerSecond', cls: 'c4', area: 'a4' }], fmtAxisRate, d.series.windowSeconds);
+    lineChart($('c-lat'), pts, [{ key: 'p50Ms', cls: 'c1', area: 'a1' }, { key: 'p95Ms', cls: 'c2' }], fmtAxisMs, d.series.windowSeconds);
+    lineChart($('c-ttft'), pts, [{ key: 'ttftP50Ms', cls: 'c1', area: 'a1' }, { key: 'ttftP95Ms', cls: 'c2' }, { key: 'queueP95Ms', cls: 'c3' }], fmtAxisMs, d.series.windowSeconds);
   }
 
   let resizeTimer;
