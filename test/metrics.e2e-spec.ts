@@ -33,7 +33,7 @@ afterAll(async () => {
 async function scrape(): Promise<Map<string, MetricFamily>> {
   const res = await fetch(`${herd.url}/metrics`);
   expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
   return parseExposition(await res.text());
 }
 
@@ -145,7 +145,8 @@ describe('GET /metrics', () => {
     await waitFor(async () => (await herd.core.queue.waitingCount()) === 1, 5000, 'a request to wait');
     const busy = await scrape();
     expect(sumOf(busy, 'herd_node_in_flight', { node: 'm1' })).toBe(1);
-    expect(sumOf(busy, 'herd_node_backlog_tokens', { node: 'm1' })).toBeGreaterThanOrEqual(500);
+    // The 500 tokens (plus prompt), counted down as the request progresses through its estimate.
+    expect(sumOf(busy, 'herd_node_backlog_tokens', { node: 'm1' })).toBeGreaterThan(40);
     expect(sumOf(busy, 'herd_queue_depth', { priority: '2' })).toBe(1);
     expect(sumOf(busy, 'herd_queue_depth')).toBe(1);
     expect((await Promise.all([long, queued])).map((r) => r.status)).toEqual([200, 200]);

@@ -66,7 +66,7 @@ export class DashboardState {
   async view(now = Date.now()): Promise<DashboardView> {
     const { fleet, config } = this.source;
     const live = await this.live.get(now);
-    const nodes = fleet.nodes().map((n): DashboardNode => {
+    const nodes = [...fleet.nodes()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })).map((n): DashboardNode => {
       const h = fleet.health(n.name);
       const load = live.loads?.get(n.name);
       const c = fleet.circuit(n.name);

@@ -50,22 +50,25 @@ describe('RollingWindow', () => {
     expect(ttftFromArrival(rec(T0, { stream: false }))).toBeUndefined();
   });
 
-  it('charts a minute in 1 s steps while young, null before the replica started', () => {
+  it('charts the life of a young replica in 1 s steps, null before it started', () => {
     const w = new RollingWindow(T0);
     w.add(rec(T0 + 2_100));
     w.add(rec(T0 + 2_900, { outcome: 'error', status: 502, evalCount: undefined }));
     w.add(rec(T0 + 4_500, { evalCount: 30, durationMs: 2_000 }));
-    const s = w.series(T0 + 10_200);
-    expect(s.stepSeconds).toBe(1);
-    expect(s.points).toHaveLength(60);
+    const young = w.series(T0 + 5_200);
+    expect(young).toMatchObject({ stepSeconds: 1, windowSeconds: 10 });
+    expect(young.points).toHaveLength(10);
+    expect(young.points[0].okPerSecond).toBeNull();
+    const s = w.series(T0 + 40_200);
+    expect(s).toMatchObject({ stepSeconds: 1, windowSeconds: 39 });
     const last = s.points[s.points.length - 1];
-    expect(last.t).toBe(T0 + 10_000); // the current, incomplete second is left out
-    expect(s.points[0].okPerSecond).toBeNull();
+    expect(last.t).toBe(T0 + 40_000); // the current, incomplete second is left out
     const at = (ms: number) => s.points.find((p) => p.t === ms)!;
     expect(at(T0 + 3_000)).toMatchObject({ okPerSecond: 1, failedPerSecond: 1, tokensPerSecond: 10 });
     expect(at(T0 + 5_000)).toMatchObject({ okPerSecond: 1, tokensPerSecond: 30 });
     expect(at(T0 + 5_000).p50Ms! / 2000).toBeCloseTo(1, 1);
     expect(at(T0 + 6_000)).toMatchObject({ okPerSecond: 0, p50Ms: null });
+    expect(w.series(T0 + 100_200)).toMatchObject({ stepSeconds: 2, windowSeconds: 98 });
   });
 
   it('uses 5 s steps over five minutes once old enough, and forgets older seconds', () => {

@@ -6,7 +6,7 @@ import type { RequestRecord } from '../proxy/request-events';
  * Adding a request is a few array writes; memory is fixed (about 360 KB) whatever the traffic.
  */
 export const WINDOW_SECONDS = 300;
-const MIN_CHART_SECONDS = 60;
+const MIN_CHART_SECONDS = 10;
 const MAX_POINTS = 60;
 
 /** Log-scale histogram over milliseconds: bucket 0 is < 1 ms, bucket i covers [F^(i-1), F^i). About ±7 %. */
@@ -234,8 +234,9 @@ export class RollingWindow {
   }
 
   /**
-   * Chart points up to the last complete second. The window is the replica's age, at least one minute and at
-   * most five; at most 60 points (1 s steps for a minute, 5 s steps for five).
+   * Chart points up to the last complete second. The window is the replica's age (at least 10 s, at most five
+   * minutes), so a young replica's charts show its whole life; at most 60 points (1 s steps up to a minute,
+   * 5 s steps for five).
    */
   series(now = Date.now()): Series {
     const end = Math.floor(now / 1000) - 1;

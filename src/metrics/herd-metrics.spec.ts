@@ -89,6 +89,13 @@ describe('HerdMetrics', () => {
     for (const fam of f.values()) for (const s of fam.samples) expect(Object.values(s.labels).join()).not.toContain('7f1c9a52');
   });
 
+  it('folds the case and trailing slash of a route (Express matches both)', async () => {
+    const m = new HerdMetrics(fakeSource(), { defaultMetrics: false });
+    for (const route of ['/api/generate', '/API/Generate', '/api/generate/']) m.observe(record({ route }));
+    const f = parseExposition(await m.render());
+    expect(samplesOf(f, 'herd_requests_total').map((s) => [s.labels.route, s.value])).toEqual([['/api/generate', 3]]);
+  });
+
   it('computes fleet and queue gauges at scrape time', async () => {
     const f = parseExposition(await new HerdMetrics(fakeSource(), { defaultMetrics: false }).render());
     expect(sumOf(f, 'herd_node_up', { node: 'a' })).toBe(1);

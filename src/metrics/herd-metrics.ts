@@ -34,6 +34,7 @@ const RATIO_BUCKETS = [0.25, 0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 4];
 export class HerdMetrics {
   readonly registry = new Registry();
   private readonly live: LiveState;
+  private readonly routes = new Map<string, string>();
 
   private readonly requests: Counter<'route' | 'model' | 'node' | 'outcome'>;
   private readonly retries: Counter<'model'>;
@@ -111,18 +112,31 @@ export class HerdMetrics {
   observe(r: RequestRecord): void {
     const model = r.node !== undefined || this.source.fleet.modelPresence(r.model) !== 'absent' ? r.model : UNKNOWN_MODEL;
     const node = r.node ?? NO_NODE;
-    this.requests.inc({ route: r.route, model, node, outcome: r.outcome });
+    const route = this.routeLabel(r.route);
+    this.requests.inc({ route, model, node, outcome: r.outcome });
     if (r.retries > 0) this.retries.inc({ model }, r.retries);
     if (r.outcome === 'rejected') return;
-    this.duration.observe({ route: r.route, model }, r.durationMs / 1000);
+    this.duration.observe({ route, model }, r.durationMs / 1000);
     if (r.queueMs !== undefined) this.queueWait.observe({ model }, r.queueMs / 1000);
     if (r.stream && r.ttftMs !== undefined && r.serviceMs !== undefined) {
       // ttftMs and serviceMs count from the final attempt's start; durationMs - serviceMs is everything before it.
-      this.ttft.observe({ route: r.route, model }, (r.durationMs - r.serviceMs + r.ttftMs) / 1000);
+      this.ttft.observe({ route, model }, (r.durationMs - r.serviceMs + r.ttftMs) / 1000);
     }
     if (r.outcome !== 'ok') return;
     if (r.evalCount !== undefined && r.evalCount > 0) this.tokens.inc({ model, node }, r.evalCount);
     if (r.estimateMs !== undefined && r.estimateMs > 0 && r.serviceMs !== undefined) this.estimateError.observe(r.serviceMs / r.estimateMs);
+  }
+
+  /**
+   * The route as a label: Express matches paths case-insensitively and with a trailing slash, so the raw path
+   * could mint new series (`/API/Generate/`); lower case without the slash is one of the few real routes.
+   */
+  private routeLabel(path: string): string {
+    const known = this.routes.get(path);
+    if (known !== undefined) return known;
+    const label = path.toLowerCase().replace(/\/+$/, '') || '/';
+    if (this.routes.size < 256) this.routes.set(path, label);
+    return label;
   }
 
   contentType(): string {

@@ -163,7 +163,7 @@
     inflight = true;
     clearTimeout(timer);
     try {
-      const res = await fetch('/herd/dashboard', { cache: 'no-store' });
+      const res = await fetch('/herd/dashboard', { cache: 'no-store', signal: AbortSignal.timeout(10_000) });
       if (!res.ok) throw new Error(await errorText(res));
       const data = await res.json();
       last = data;
@@ -205,7 +205,8 @@
     setText($('t-nodes'), `${d.fleet.up} / ${d.fleet.nodes}`);
     const counts = {};
     for (const n of d.nodes) counts[n.state] = (counts[n.state] || 0) + 1;
-    setText($('t-nodes-sub'), STATES.filter((st) => counts[st]).map((st) => `${counts[st]} ${st}`).join(' · ') || 'no nodes');
+    const trouble = STATES.filter((st) => st !== 'healthy' && counts[st]).map((st) => `${counts[st]} ${st}`);
+    setText($('t-nodes-sub'), d.nodes.length === 0 ? 'no nodes' : trouble.length ? trouble.join(' · ') : 'all healthy');
     setText($('t-slots'), d.fleet.inFlight === null ? '–' : `${d.fleet.inFlight} / ${d.fleet.slots}`);
     setText($('t-slots-sub'), `running here: ${d.queue.runningHere}`);
     setText($('t-queue'), d.queue.waiting === null ? '–' : nf0.format(d.queue.waiting));
