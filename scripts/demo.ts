@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadFleetFile, startSimFleet } from '../sim';
 import { startHerd } from '../src/bootstrap';
-import { ConfigError, loadConfig } from '../src/config/load-config';
+import { loadConfigOrExit } from '../src/config/load-config';
 import { Logger } from '../src/common/logger';
 
 /**
@@ -13,19 +13,13 @@ import { Logger } from '../src/common/logger';
  */
 async function main(): Promise<void> {
   const fleetFile = resolve(process.env.HERD_DEMO_FLEET ?? join(__dirname, '../../sim/fleets/demo.json'));
-  const fleet = await startSimFleet(loadFleetFile(fleetFile));
+  const fleetConfig = loadFleetFile(fleetFile);
+  const fleet = await startSimFleet(fleetConfig);
   const dir = mkdtempSync(join(tmpdir(), 'herd-demo-'));
   const containers = join(dir, 'containers.config.json');
-  writeFileSync(containers, JSON.stringify(fleet.nodes.map((n, i) => ({ name: n.name, url: n.url, slots: loadFleetFile(fleetFile).nodes[i].slots ?? 1 })), null, 2));
+  writeFileSync(containers, JSON.stringify(fleet.nodes.map((n, i) => ({ name: n.name, url: n.url, slots: fleetConfig.nodes[i].slots ?? 1 })), null, 2));
 
-  let config;
-  try {
-    config = loadConfig({ PORT: '3000', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
-  } catch (err) {
-    if (err instanceof ConfigError) process.stderr.write(`herd: ${err.message}\n`);
-    await fleet.close();
-    process.exit(1);
-  }
+  const config = loadConfigOrExit({ PORT: '3000', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
   const log = new Logger(config.logLevel, config.logFormat);
   let herd;
   try {

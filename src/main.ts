@@ -1,19 +1,10 @@
 import 'reflect-metadata';
 import { startHerd } from './bootstrap';
-import { ConfigError, loadConfig } from './config/load-config';
+import { loadConfigOrExit } from './config/load-config';
 import { Logger } from './common/logger';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`herd: ${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const log = new Logger(config.logLevel, config.logFormat);
   let herd;
   try {

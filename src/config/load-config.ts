@@ -114,3 +114,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     replicaId: env.HERD_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
   };
 }
+
+/** For entry points: the validated config, or the list of problems on stderr and exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): HerdConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`herd: ${err.message}\n`);
+    process.exit(1);
+  }
+}
