@@ -186,6 +186,10 @@ export class InferenceService {
           const err = nodeGone.signal.aborted ? new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} went down during the request`) : caught;
           if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
           tried.add(grant.node);
+          if (!this.fleet.nodesWithModel(req.model).some((n) => !tried.has(n.name))) {
+            // Nowhere else to go: answer now rather than wait out the queue timeout.
+            throw err instanceof HerdError && err.code === 'HERD_MODEL_GONE' ? HerdError.modelNotFound(req.model) : err;
+          }
           record.retries++;
           const unreachable = err instanceof HerdError && err.code === 'HERD_UPSTREAM_UNREACHABLE';
           void this.fleet.reportFailure(grant.node, (err as Error).message, unreachable ? 'unreachable' : 'error').catch(() => undefined);
@@ -271,7 +275,7 @@ export class InferenceService {
   private async checkModelMissing(node: string, model: string, res: Undici.ResponseData): Promise<void> {
     const text = await res.body.text().catch(() => '');
     void this.fleet.forgetModel(node, model).catch(() => undefined);
-    throw new HerdError(502, 'HERD_UPSTREAM_ERROR', `herd: node ${node} no longer has model "${model}" (${text.slice(0, 200)})`);
+    throw new HerdError(502, 'HERD_MODEL_GONE', `herd: node ${node} no longer has model "${model}" (${text.slice(0, 200)})`);
   }
 
   /** Attempts not yet committed to the client on nodes that went down are abandoned and retried elsewhere. */

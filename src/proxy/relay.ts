@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { FinalChunkTimings } from '../scheduler';
 import { setHerdHeaders } from './herd-headers';
 import type { Attempt } from './inference.service';
+import { classifyUpstreamError } from '../upstream/upstream-error';
 
 export type StreamFormat = 'ndjson' | 'sse';
 
@@ -37,19 +38,29 @@ function lastLine(tail: string): string {
 export async function relayStream(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt, format: StreamFormat): Promise<void> {
   if (upstream.statusCode !== 200) return relayWhole(upstream, res, attempt);
   let tail = '';
-  for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
-    if (!attempt.committed) {
-      attempt.committed = true;
-      attempt.firstByteAt = performance.now();
-      setHerdHeaders(res, attempt);
-      res.status(200);
-      res.setHeader('Content-Type', format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream');
-      res.setHeader('Cache-Control', 'no-cache');
-      res.setHeader('X-Accel-Buffering', 'no');
-      res.flushHeaders();
+  try {
+    for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      if (!attempt.committed) {
+        attempt.committed = true;
+        attempt.firstByteAt = performance.now();
+        setHerdHeaders(res, attempt);
+        res.status(200);
+        res.setHeader('Content-Type', format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream');
+        res.setHeader('Cache-Control', 'no-cache');
+        res.setHeader('X-Accel-Buffering', 'no');
+        res.flushHeaders();
+      }
+      // With the signal: a client that leaves while the socket is full never sends 'drain'.
+      if (!res.write(chunk)) await once(res, 'drain', { signal: attempt.signal });
+      tail = (tail + chunk.toString('utf8')).slice(-8192);
     }
-    if (!res.write(chunk)) await once(res, 'drain');
-    tail = (tail + chunk.toString('utf8')).slice(-8192);
+  } catch (err) {
+    // A node that dies mid-body gets a clear message (and, before the first byte, a retry elsewhere).
+    if (attempt.signal.aborted) throw err;
+    // The error line that follows must not be glued to a half-written line or event.
+    const end = format === 'ndjson' ? '\n' : '\n\n';
+    if (attempt.committed && !res.writableEnded && !tail.endsWith(end)) res.write(format === 'sse' && tail.endsWith('\n') ? '\n' : end);
+    throw classifyUpstreamError(err, attempt.node.name);
   }
   const last = lastLine(tail);
   if (format === 'ndjson') {

@@ -55,7 +55,7 @@ export class JobQueueRepository {
 
   /** Takes the highest-priority waiting job now; undefined when none waits. */
   async take(token: string): Promise<TakenJob | undefined> {
-    const job = (await this.worker.getNextJob(token, { block: false })) as Job<Ticket> | undefined;
+    const job: Job<Ticket> | undefined = await this.worker.getNextJob(token, { block: false });
     if (!job) return undefined;
     return {
       ticket: job.data,

@@ -10,6 +10,9 @@ import type { EstimateParts, FleetSnapshot, NodeSnapshot, RankedNode, RequestEst
  */
 export const CONTENTION_WEIGHT = 0.5;
 
+/** Least share of a typical answer that a running request is assumed to have left (see estimateOnNode). */
+export const RUNNING_REMAINING_SHARE = 1;
+
 /** Rate of each stream when `streams` run at once on the node. */
 export function perStreamTps(rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'>, streams: number): number {
   return rates.decodeTps / (1 + rates.slowdown * (Math.max(1, streams) - 1));
@@ -18,23 +21,34 @@ export function perStreamTps(rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'
 /**
  * Time until a slot frees on a full node (inFlight >= slots).
  *
- * Model: the node runs `slots` streams, each at perStreamTps(slots); the backlog B is spread over
- * the inFlight requests, b = B / inFlight each on average. The running requests started at
- * different times, so their remaining work is taken as evenly spread over (0, 2b]: the first of
- * `slots` finishes after 2b / (slots + 1) tokens. If the node holds more requests than slots
- * (queued inside Ollama), every further completion takes b / (aggregate throughput).
- * With one slot this reduces to B / throughput: the whole backlog must drain.
- * Prompt tokens in the backlog are counted as if decoded, which overestimates the wait a little.
+ * Model: the node runs `slots` streams, each at perStreamTps(slots); each of the inFlight requests has
+ * b tokens left on average: the backlog B / inFlight, but at least `minRemainingTokens` (see
+ * estimateOnNode: an answer of unknown length that has run a while is probably a long one, so it
+ * has about as much left as a fresh one). The running requests started at different times, so their
+ * remaining work is taken as evenly spread over (0, 2b]: the first of `slots` finishes after
+ * 2b / (slots + 1) tokens. If the node holds more requests than slots (queued inside Ollama), every
+ * further completion takes b / (aggregate throughput). With one slot this reduces to b * inFlight /
+ * throughput: the whole backlog must drain. Prompt tokens in the backlog are counted as if decoded,
+ * which overestimates the wait a little.
  */
-export function slotWaitMs(node: Pick<NodeSnapshot, 'slots' | 'inFlight' | 'backlogTokens'>, rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'>): number {
+export function slotWaitMs(
+  node: Pick<NodeSnapshot, 'slots' | 'inFlight' | 'backlogTokens'>,
+  rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'>,
+  minRemainingTokens = 0,
+): number {
   if (node.inFlight < node.slots) return 0;
-  const backlog = Math.max(0, node.backlogTokens);
-  const meanRemaining = backlog / node.inFlight;
+  const meanRemaining = meanRemainingTokens(node, minRemainingTokens);
   const perStream = perStreamTps(rates, node.slots);
   const firstFree = (2 * meanRemaining) / (node.slots + 1) / perStream;
   const queuedAhead = node.inFlight - node.slots;
   const furtherCompletions = (queuedAhead * meanRemaining) / (node.slots * perStream);
   return (firstFree + furtherCompletions) * 1000;
+}
+
+/** Tokens each running request has left on average: its share of the backlog, at least `floor`. */
+export function meanRemainingTokens(node: Pick<NodeSnapshot, 'inFlight' | 'backlogTokens'>, floor = 0): number {
+  if (!(node.inFlight > 0)) return 0;
+  return Math.max(Math.max(0, node.backlogTokens) / node.inFlight, Math.max(0, floor));
 }
 
 function isResident(node: NodeSnapshot, model: string): boolean {
@@ -52,8 +66,13 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
   const rates = resolveRates(node, model, priors);
   const inFlight = Math.max(0, node.inFlight);
   const streams = Math.min(inFlight + 1, node.slots);
+  // The ledger counts a running request down over its estimate, but output lengths are heavy-tailed:
+  // an answer still running past its estimate is probably a long one, with about as much left as a
+  // fresh answer. So each running request is taken to have at least RUNNING_REMAINING_SHARE of the
+  // output this request expects (the typical answer of the model) still to produce.
+  const floor = RUNNING_REMAINING_SHARE * Math.max(0, request.outputTokens);
 
-  const waitMs = slotWaitMs({ slots: node.slots, inFlight, backlogTokens: node.backlogTokens }, rates);
+  const waitMs = slotWaitMs({ slots: node.slots, inFlight, backlogTokens: node.backlogTokens }, rates, floor);
   const loadMs = isResident(node, model) ? 0 : rates.loadMs;
   const prefillMs = (Math.max(0, request.promptTokens) / rates.prefillTps) * 1000;
   const ownRate = perStreamTps(rates, streams);
@@ -61,8 +80,8 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
 
   let contentionMs = 0;
   const others = streams - 1;
-  if (others > 0 && node.backlogTokens > 0) {
-    const othersRemainingMs = (node.backlogTokens / Math.max(1, inFlight) / ownRate) * 1000;
+  if (others > 0) {
+    const othersRemainingMs = (meanRemainingTokens({ inFlight, backlogTokens: node.backlogTokens }, floor) / ownRate) * 1000;
     const overlapMs = Math.min(decodeMs, othersRemainingMs);
     const slowdownOfOthers = 1 - ownRate / perStreamTps(rates, streams - 1);
     contentionMs = CONTENTION_WEIGHT * others * overlapMs * slowdownOfOthers;

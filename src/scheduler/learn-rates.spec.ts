@@ -43,6 +43,18 @@ describe('observationFromFinalChunk', () => {
   });
 
   it.each([
+    // 60 ms of load before 100 ms of work: a small or cached model, or a time-scaled simulator.
+    ['a short load that dominates the request', { eval_count: 50, eval_duration: 80 * MS, prompt_eval_count: 20, prompt_eval_duration: 20 * MS, load_duration: 60 * MS }, true],
+    ['a short load next to long work', { eval_count: 500, eval_duration: 2 * S, load_duration: 60 * MS }, false],
+    ['a few ms before a short answer', { eval_count: 5, eval_duration: 10 * MS, load_duration: 15 * MS }, false],
+    ['a short load with no work reported', { load_duration: 60 * MS }, false],
+  ])('decides whether %s was a load', (_label, chunk, loaded) => {
+    const obs = observationFromFinalChunk(chunk, 1);
+    expect(obs.loaded).toBe(loaded);
+    expect(obs.loadMs).toBe(loaded ? 60 : undefined);
+  });
+
+  it.each([
     ['a 3-token prompt', { prompt_eval_count: 3, prompt_eval_duration: 0.1 * S }],
     ['a cached prompt evaluated in microseconds', { prompt_eval_count: 500, prompt_eval_duration: 20_000 }],
     ['a cached prompt counted in full but barely evaluated', { prompt_eval_count: 5000, prompt_eval_duration: 2 * MS }],

@@ -32,6 +32,14 @@ export const MIN_TOKENS_FOR_RATE = 4;
 export const MIN_DURATION_NS = 1_000_000;
 /** load_duration at or above this (ms) means the model was loaded; warm requests still report a few ms. */
 export const LOAD_THRESHOLD_MS = 200;
+/**
+ * A shorter load_duration is still a load when it is at least MIN_LOAD_MS and at least LOAD_SHARE_OF_WORK
+ * of the time the request then spent evaluating (prompt + output): small models load from the page cache
+ * in tens of milliseconds, and a time-scaled simulator makes every load short. A warm model's few
+ * milliseconds stay far below a quarter of any real evaluation.
+ */
+export const MIN_LOAD_MS = 20;
+export const LOAD_SHARE_OF_WORK = 0.25;
 /** Rates above these are treated as garbage (e.g. a cached prompt counted but barely evaluated). */
 export const MAX_PLAUSIBLE_PREFILL_TPS = 100_000;
 export const MAX_PLAUSIBLE_DECODE_TPS = 10_000;
@@ -50,9 +58,14 @@ function rate(count: number | undefined, durationNs: number | undefined, max: nu
   return tps <= max ? tps : undefined;
 }
 
+function finiteOr0(x: number | undefined): number {
+  return x !== undefined && Number.isFinite(x) && x > 0 ? x : 0;
+}
+
 export function observationFromFinalChunk(chunk: FinalChunkTimings, streamsAtStart: number): RateObservation {
   const loadMs = chunk.load_duration !== undefined && Number.isFinite(chunk.load_duration) ? chunk.load_duration / NS_PER_MS : undefined;
-  const loaded = loadMs !== undefined && loadMs >= LOAD_THRESHOLD_MS;
+  const workMs = ((finiteOr0(chunk.prompt_eval_duration) + finiteOr0(chunk.eval_duration)) / NS_PER_MS);
+  const loaded = loadMs !== undefined && (loadMs >= LOAD_THRESHOLD_MS || (loadMs >= MIN_LOAD_MS && workMs > 0 && loadMs >= LOAD_SHARE_OF_WORK * workMs));
   const obs: RateObservation = {
     streams: Number.isFinite(streamsAtStart) ? Math.max(1, Math.round(streamsAtStart)) : 1,
     loaded,

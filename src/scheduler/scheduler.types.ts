@@ -48,6 +48,8 @@ export interface NodeSnapshot {
 
 export interface FleetSnapshot {
   nodes: NodeSnapshot[];
+  /** Jobs waiting in the queue behind the one being placed, when the caller knows it. */
+  queued?: number;
 }
 
 /** What the gateway knows about a request before it runs. */

@@ -2,7 +2,7 @@ import { HerdError } from '../common/herd-error';
 
 /** True for failures where another node may well succeed (nothing reached the client yet). */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof HerdError && (err.status >= 500 || err.code === 'HERD_UPSTREAM_ERROR');
+  return err instanceof HerdError && (err.status >= 500 || err.code === 'HERD_UPSTREAM_ERROR' || err.code === 'HERD_MODEL_GONE');
 }
 
 function codeOf(err: unknown): string {

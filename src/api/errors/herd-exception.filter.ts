@@ -16,8 +16,9 @@ export function toClientError(err: unknown): ClientError {
   if (err instanceof CanceledError) return { status: 499, message: 'request canceled', code: 'HERD_CANCELED' };
   if (err instanceof HttpException) {
     const body = err.getResponse();
-    const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? err.message);
-    return { status: err.getStatus(), message: Array.isArray(message) ? message.join('; ') : String(message), code: err.getStatus() === 404 ? 'HERD_NOT_FOUND' : 'HERD_BAD_REQUEST' };
+    const raw = typeof body === 'string' ? body : (body as { message?: unknown }).message;
+    const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : err.message;
+    return { status: err.getStatus(), message, code: err.getStatus() === 404 ? 'HERD_NOT_FOUND' : 'HERD_BAD_REQUEST' };
   }
   return { status: 500, message: 'herd: internal error', code: 'HERD_INTERNAL' };
 }
@@ -47,7 +48,8 @@ export class HerdExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
     const err = toClientError(exception);
-    if (err.status >= 500 && err.status !== 503) this.log.error('request failed', { path: req.path, status: err.status, error: (exception as Error)?.stack ?? String(exception) });
+    if (err.code === 'HERD_INTERNAL') this.log.error('request failed', { path: req.path, error: (exception as Error)?.stack ?? String(exception) });
+    else if (err.status >= 500 && err.status !== 503) this.log.warn('request failed', { path: req.path, status: err.status, code: err.code, error: err.message });
     writeError(req, res, err);
   }
 }

@@ -33,7 +33,10 @@ export class NodesController {
           failures: h?.failures ?? 0,
           lastError: h?.lastError,
           checkedAt: h?.checkedAt,
-          rates: Object.fromEntries((h?.models ?? []).map((m) => [m.name, fleet.rates(n.name, m.name)]).filter(([, r]) => r)),
+          rates: Object.fromEntries((h?.models ?? []).flatMap((m) => {
+            const r = fleet.rates(n.name, m.name);
+            return r ? [[m.name, r] as const] : [];
+          })),
         };
       }),
     };

@@ -7,6 +7,7 @@ import { validateBody } from '../../common/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
 import { HerdCore } from '../../core/herd-core';
 import { clientAbortSignal } from '../../proxy/client-signal';
+import { CanceledError } from '../../queue/dispatcher';
 import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../proxy/progress-relay';
 import { normalizeModelName } from '../../scheduler';
 import type { UpstreamRequest } from '../../upstream/ollama-node.client';
@@ -242,7 +243,7 @@ export class OllamaAdminController {
     try {
       return await this.core.client.request(node, request);
     } catch (err) {
-      if (request.signal?.aborted) throw err;
+      if (request.signal?.aborted) throw new CanceledError();
       const outcome = transportOutcome(err, node.name);
       throw new HerdError(outcome.status, 'HERD_UPSTREAM_ERROR', `node ${node.name}: ${outcome.error ?? errorText('', outcome.status)}`);
     }
