@@ -1,0 +1,109 @@
+/** Public types of the Ollama simulator. Everything here is plain data; behaviour lives in sim-node.ts. */
+
+export interface SimModel {
+  /** Model name; an untagged name means `:latest` ('llama3' is 'llama3:latest'). */
+  name: string;
+  sizeBytes?: number;
+  family?: string;
+  parameterSize?: string;
+  quantization?: string;
+  /** Length of the vectors /api/embed returns for this model. Default: known value for well-known models, else 384. */
+  embeddingDims?: number;
+}
+
+export interface SimNodeOptions {
+  name: string;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  models: SimModel[];
+  /** Models loaded at start (default: none). They stay loaded until a request gives them a keep_alive. */
+  resident?: string[];
+  /** Requests served at once (OLLAMA_NUM_PARALLEL). Default 1. */
+  slots?: number;
+  /** FIFO queue behind the slots; when this many already wait, a new request gets 503 busy. Default 512. */
+  maxQueue?: number;
+  /** Prompt tokens per second. Default 1000. */
+  prefillTps?: number;
+  /** Tokens per second of one stream running alone. Default 30. */
+  decodeTps?: number;
+  /** Per-stream decode rate = decodeTps / (1 + parallelSlowdown * (activeStreams - 1)). Default 0.3. */
+  parallelSlowdown?: number;
+  /** Model load time when not resident, in ms. Default 2000. */
+  loadMs?: number;
+  /** Default 3; loading another model evicts the least recently used idle one. */
+  maxLoadedModels?: number;
+  /** Multiplies every simulated delay: 1 = real time, 0.01 = 100x faster, 0 = instant. Default 1. */
+  timeScale?: number;
+  /** Reported by /api/version. Default '0.12.6'. */
+  version?: string;
+  /** Cap for drawn output lengths (not for an explicit num_predict / max_tokens). Default 1024. */
+  maxOutputTokens?: number;
+}
+
+export type SimOutcome = 'ok' | 'canceled' | 'error' | 'busy' | 'not_found' | 'bad_request' | 'fault';
+
+export interface SimLogEntry {
+  id: number;
+  node: string;
+  /** Path of the route, e.g. '/api/generate'; parameterised routes use '/api/blobs/:digest' and '/v1/models/:model'. */
+  route: string;
+  /** Normalised model name ('llama3:latest'), '' when the route has none. */
+  model: string;
+  /** Epoch milliseconds with sub-millisecond precision. */
+  receivedAt: number;
+  /** When the request got a slot (inference) or began being handled (other routes). */
+  startedAt?: number;
+  /** When the first byte of the response body was written. */
+  firstByteAt?: number;
+  endedAt?: number;
+  outcome: SimOutcome;
+  promptTokens: number;
+  /** Tokens generated (so far, for a canceled request). */
+  evalCount: number;
+  /** Requests holding a slot on this node when this one got its slot, itself included (0 if it never got one). */
+  activeAtStart: number;
+  /** Value of the X-Herd-Priority request header, if any. */
+  priorityHeader?: string;
+}
+
+export type SimFault =
+  | { kind: 'down' }
+  | { kind: 'error500'; message?: string }
+  | { kind: 'hang' }
+  | { kind: 'slow'; factor: number }
+  | { kind: 'drop'; afterChunks: number }
+  | { kind: 'busy' };
+
+export interface SimNode {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly log: SimLogEntry[];
+  setFault(fault: SimFault | null): void;
+  /** Requests holding a slot now. */
+  active(): number;
+  /** Requests waiting for a slot. */
+  queued(): number;
+  /** High-water mark of active() since start or the last resetLog(). */
+  maxActiveSeen(): number;
+  resetLog(): void;
+  /** Closes the listener and destroys every socket (a real "node is down"); models, residency and log are kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+  /** Stops for good. */
+  close(): Promise<void>;
+}
+
+export interface SimFleetConfig {
+  /** Applies to every node that does not set its own timeScale. */
+  timeScale?: number;
+  nodes: SimNodeOptions[];
+}
+
+export interface SimFleet {
+  nodes: SimNode[];
+  close(): Promise<void>;
+}
