@@ -17,19 +17,8 @@ import exec from 'k6/execution';
 import { check, sleep } from 'k6';
 import { Counter, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
+import { BASE_URL, MODEL, envInt } from './env.ts';
 
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
-  }
-  return n;
-}
-
-const BASE_URL = (__ENV.HERD_URL || 'http://localhost:3000').replace(/\/+$/, '');
-const MODEL = __ENV.MODEL || 'llama3';
 /** Concurrent streaming clients in the steady scenario. */
 const VUS = envInt('VUS', 5, 1, 500);
 /** Seconds the steady scenario runs. */

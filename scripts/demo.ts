@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadFleetFile, startSimFleet } from '../sim';
-import { startHerd } from '../src/bootstrap';
+import { startHerdOrExit } from '../src/bootstrap';
 import { loadConfigOrExit } from '../src/config/load-config';
 import { Logger } from '../src/common/logger';
 
@@ -21,14 +21,7 @@ async function main(): Promise<void> {
 
   const config = loadConfigOrExit({ PORT: '3000', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
   const log = new Logger(config.logLevel, config.logFormat);
-  let herd;
-  try {
-    herd = await startHerd(config, log);
-  } catch (err) {
-    log.error((err as Error).message);
-    await fleet.close();
-    process.exit(1);
-  }
+  const herd = await startHerdOrExit(config, log, () => fleet.close());
   const model = herd.core.fleet.nodes().length ? 'llama3' : 'MODEL';
   process.stdout.write(
     [
@@ -45,9 +38,9 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-  const running = herd;
+
   const stop = (): void => {
-    void running
+    void herd
       .close(5000)
       .then(() => fleet.close())
       .then(() => process.exit(0));

@@ -67,3 +67,14 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
     })());
   return { url, port, core, app, close };
 }
+
+/** For entry points: a running Herd, or the reason on the log and exit code 1 (after `cleanup`). */
+export async function startHerdOrExit(config: HerdConfig, log: Logger, cleanup: () => Promise<void> = async () => undefined): Promise<RunningHerd> {
+  try {
+    return await startHerd(config, log);
+  } catch (err) {
+    log.error((err as Error).message);
+    await cleanup();
+    process.exit(1);
+  }
+}

@@ -1,19 +1,12 @@
 import 'reflect-metadata';
-import { startHerd } from './bootstrap';
+import { startHerdOrExit } from './bootstrap';
 import { loadConfigOrExit } from './config/load-config';
 import { Logger } from './common/logger';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = new Logger(config.logLevel, config.logFormat);
-  let herd;
-  try {
-    herd = await startHerd(config, log);
-  } catch (err) {
-    log.error((err as Error).message);
-    process.exit(1);
-  }
-  const running = herd;
+  const running = await startHerdOrExit(config, log);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
