@@ -1,12 +1,13 @@
 import { Pool } from 'undici';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { spawnHerd, spawnSimNodes } from './lib/processes';
-import { mean, percentile, table } from './lib/stats';
+import { percentile, table } from './lib/stats';
 
 /**
  * Gateway overhead: the same requests straight to a simulated node and through Herd, with instant generation,
  * so what is left is Herd's own cost (HTTP, validation, Redis queue, scheduling, proxying).
  * Usage: npm run bench:overhead -- [--concurrency 1,16,64] [--requests 2000]
+ * Measures whole non-streamed answers and, for streams, the time to the first chunk.
  */
 interface Run {
   latencies: number[];
@@ -19,7 +20,8 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-async function load(baseUrl: string, path: string, body: string, concurrency: number, total: number): Promise<Run> {
+/** Time to the first body chunk when `firstChunk` is set (streams), else to the whole answer. */
+async function load(baseUrl: string, path: string, body: string, concurrency: number, total: number, firstChunk = false): Promise<Run> {
   const pool = new Pool(baseUrl, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];
   let errors = 0;
@@ -31,9 +33,10 @@ async function load(baseUrl: string, path: string, body: string, concurrency: nu
         next++;
         const t0 = performance.now();
         const res = await pool.request({ method: 'POST', path, body, headers: { 'content-type': 'application/json' } });
-        await res.body.text();
+        let first: number | undefined;
+        for await (const _chunk of res.body) first ??= performance.now();
         if (res.statusCode !== 200) errors++;
-        latencies.push(performance.now() - t0);
+        latencies.push((firstChunk ? (first ?? performance.now()) : performance.now()) - t0);
       }
     }),
   );
@@ -48,29 +51,36 @@ async function main(): Promise<void> {
   const redis = await startEmbeddedRedis();
   const sim = await spawnSimNodes([{ name: 'bench', models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'], slots: 64, maxQueue: 10_000, timeScale: 0 }]);
   const herd = await spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: `bench${Date.now()}` }, [{ name: 'bench', url: sim.urls[0], slots: 64 }]);
-  const body = JSON.stringify({ model: 'llama3', prompt: 'Say hi', stream: false, options: { num_predict: 8 } });
+  const whole = JSON.stringify({ model: 'llama3', prompt: 'Say hi', stream: false, options: { num_predict: 8 } });
+  const streamed = JSON.stringify({ model: 'llama3', prompt: 'Say hi', stream: true, options: { num_predict: 8 } });
+  const modes = [
+    { name: 'whole answer', body: whole, herdPath: '/ollama/generate', firstChunk: false },
+    { name: 'stream, first chunk', body: streamed, herdPath: '/api/generate', firstChunk: true },
+  ];
   const rows: (string | number)[][] = [];
   try {
-    for (const c of levels) {
-      // Warm both paths (connections, JIT, learned rates) before measuring.
-      await load(sim.urls[0], '/api/generate', body, c, 200);
-      await load(herd.url, '/ollama/generate', body, c, 200);
-      const direct = await load(sim.urls[0], '/api/generate', body, c, total);
-      const via = await load(herd.url, '/ollama/generate', body, c, total);
-      const dP50 = percentile(direct.latencies, 50);
-      const hP50 = percentile(via.latencies, 50);
-      const dRps = direct.latencies.length / direct.seconds;
-      const hRps = via.latencies.length / via.seconds;
-      rows.push([c, 'direct', dP50, percentile(direct.latencies, 99), mean(direct.latencies), dRps, direct.errors, '']);
-      rows.push([c, 'herd', hP50, percentile(via.latencies, 99), mean(via.latencies), hRps, via.errors, `+${(hP50 - dP50).toFixed(2)} ms p50, ${(hRps / dRps).toFixed(2)}x rps`]);
+    for (const mode of modes) {
+      for (const c of levels) {
+        // Warm both paths (connections, JIT, learned rates) before measuring.
+        await load(sim.urls[0], '/api/generate', mode.body, c, 200, mode.firstChunk);
+        await load(herd.url, mode.herdPath, mode.body, c, 200, mode.firstChunk);
+        const direct = await load(sim.urls[0], '/api/generate', mode.body, c, total, mode.firstChunk);
+        const via = await load(herd.url, mode.herdPath, mode.body, c, total, mode.firstChunk);
+        const dP50 = percentile(direct.latencies, 50);
+        const hP50 = percentile(via.latencies, 50);
+        const dRps = direct.latencies.length / direct.seconds;
+        const hRps = via.latencies.length / via.seconds;
+        rows.push([mode.name, c, 'direct', dP50, percentile(direct.latencies, 99), dRps, direct.errors, '']);
+        rows.push([mode.name, c, 'herd', hP50, percentile(via.latencies, 99), hRps, via.errors, `+${(hP50 - dP50).toFixed(2)} ms p50, ${(hRps / dRps).toFixed(2)}x req/s`]);
+      }
     }
   } finally {
     await herd.stop();
     await sim.stop();
     await redis.stop();
   }
-  process.stdout.write(`\nPOST /ollama/generate through Herd vs /api/generate on the node directly (instant generation, ${total} requests per row, ${new Date().toISOString().slice(0, 10)})\n\n`);
-  process.stdout.write(table(['concurrency', 'path', 'p50 ms', 'p99 ms', 'mean ms', 'req/s', 'errors', 'herd vs direct'], rows) + '\n');
+  process.stdout.write(`\nHerd (POST /ollama/generate; streams: POST /api/generate) vs /api/generate on the node directly; instant generation, 8 tokens, ${total} requests per row, ${new Date().toISOString().slice(0, 10)}\n\n`);
+  process.stdout.write(table(['measure', 'concurrency', 'path', 'p50 ms', 'p99 ms', 'req/s', 'errors', 'herd vs direct'], rows) + '\n');
 }
 
 void main();

@@ -48,7 +48,6 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Respon
         res.setHeader('Content-Type', format === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream');
         res.setHeader('Cache-Control', 'no-cache');
         res.setHeader('X-Accel-Buffering', 'no');
-        res.flushHeaders();
       }
       // With the signal: a client that leaves while the socket is full never sends 'drain'.
       if (!res.write(chunk)) await once(res, 'drain', { signal: attempt.signal });
