@@ -180,10 +180,14 @@ describe('one of two replicas killed', () => {
 describe('SIGTERM during load', () => {
   it('finishes the requests it accepted, then exits 0', async () => {
     const a = await startSimNode({ name: 'a', ...LLAMA, slots: 2, decodeTps: 100 });
-    const g = await spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: uniquePrefix('term') }, [nodeConfig('a', a.url, { slots: 2 })]);
+    const prefix = uniquePrefix('term');
+    const g = await spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: prefix }, [nodeConfig('a', a.url, { slots: 2 })]);
+    const r = new Redis(redis.url);
     try {
       const inFlight = Array.from({ length: 6 }, (_, i) => classify(`${g.url}/ollama/generate`, body(i, false, 30)));
-      await waitFor(() => a.active() === 2, 5000, 'requests to start');
+      // Two run, four wait in the queue: all six were accepted before the signal.
+      const prioritized = `${new RedisKeys(prefix).bullPrefix}:${new RedisKeys(prefix).queueName}:prioritized`;
+      await waitFor(async () => a.active() === 2 && (await r.zcard(prioritized)) === 4, 5000, 'two requests running and four queued');
       const exit = g.stop('SIGTERM');
       const results = await Promise.all(inFlight);
       const counts = emptyCounts();
@@ -192,6 +196,7 @@ describe('SIGTERM during load', () => {
       expect(counts.completed).toBe(6);
       expect(await exit).toBe(0);
     } finally {
+      r.disconnect();
       await g.stop();
       await a.close();
     }

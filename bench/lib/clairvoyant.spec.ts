@@ -19,6 +19,7 @@ describe('simulateClairvoyant', () => {
     expect(r.latencies[0]).toBeCloseTo(3500, 6);
     expect(r.latencies[1]).toBeCloseTo(2000, 6);
     expect(r.makespanMs).toBeCloseTo(3500, 6);
+    expect(r.placements.map((p) => p.cold)).toEqual([true, false]);
   });
 
   it('counts a stream that is loading or prefilling as active', () => {
@@ -58,7 +59,11 @@ describe('simulateClairvoyant', () => {
     // warm busy until 1000, then 1000 more: 2000 vs cold 1500 + 1000.
     expect(simulateClairvoyant(fleet, [req('a', 0, 10), req('b', 0, 10)]).placements.map((p) => p.node)).toEqual(['warm', 'warm']);
     const slowLoad = [node('cold', { resident: [], loadMs: 500 }), node('warm')];
-    expect(simulateClairvoyant(slowLoad, [req('a', 0, 10), req('b', 0, 10)]).placements.map((p) => p.node)).toEqual(['warm', 'cold']);
+    const r = simulateClairvoyant(slowLoad, [req('a', 0, 10), req('b', 0, 10)]);
+    expect(r.placements.map((p) => [p.node, p.cold])).toEqual([
+      ['warm', false],
+      ['cold', true],
+    ]);
   });
 
   it('uses only nodes that have the model and reports arrivals out of order in input order', () => {

@@ -42,6 +42,8 @@ export interface Placement {
   atMs: number;
   finishMs: number;
   latencyMs: number;
+  /** The request had to wait for its model to load on that node (its own load or a shared one). */
+  cold: boolean;
 }
 
 export interface ClairvoyantResult {
@@ -80,6 +82,8 @@ class NodeState {
   private resident: Set<string>;
   private loadingUntil = new Map<string, number>();
   readonly finished = new Map<string, number>();
+  /** Requests that started while their model was not resident. */
+  readonly cold = new Set<string>();
 
   constructor(readonly spec: ClairvoyantNode) {
     this.resident = new Set(spec.resident.map(normalizeModelName));
@@ -160,6 +164,7 @@ class NodeState {
       if (!this.loadingUntil.has(model)) this.loadingUntil.set(model, this.timeMs + this.spec.loadMs);
       stream.phase = 'load';
       stream.phaseEndsMs = this.loadingUntil.get(model)!;
+      this.cold.add(r.id);
     }
     this.streams.push(stream);
   }
@@ -230,7 +235,7 @@ export function simulateClairvoyant(fleet: ClairvoyantNode[], requests: Clairvoy
   const placements = requests.map((r) => {
     const node = nodeOf.get(r.id)!;
     const finishMs = node.finished.get(r.id)!;
-    return { id: r.id, node: node.spec.name, atMs: r.atMs, finishMs, latencyMs: finishMs - r.atMs };
+    return { id: r.id, node: node.spec.name, atMs: r.atMs, finishMs, latencyMs: finishMs - r.atMs, cold: node.cold.has(r.id) };
   });
   const firstArrival = requests.reduce((m, r) => Math.min(m, r.atMs), Infinity);
   const lastFinish = placements.reduce((m, p) => Math.max(m, p.finishMs), -Infinity);

@@ -14,7 +14,7 @@ export function isStrategyName(name: string): name is StrategyName {
 export function createStrategy(name: StrategyName): Strategy {
   switch (name) {
     case 'ect':
-      return new EctStrategy(process.env.HERD_ECT_TUNING_EXPERIMENT ? (JSON.parse(process.env.HERD_ECT_TUNING_EXPERIMENT) as object) : {}); // TEMP-EXPERIMENT
+      return new EctStrategy();
     case 'least-connections':
       return new LeastConnectionsStrategy();
     case 'round-robin':

@@ -10,29 +10,60 @@ const names = (nodes: NodeSnapshot[], req?: RequestEstimate) => rank(nodes, req)
 describe('EctStrategy', () => {
   describe('an idle slow node against a busy fast one', () => {
     // slow: 10 tok/s, idle: 100 ms prefill + 10 s decode = 10.1 s.
-    // fast: 50 tok/s, one slot busy: backlog/50 s + 100 ms + 2 s. Break-even at a backlog of 400 tokens.
+    // fast: 50 tok/s, its one slot busy; the running request has max(backlog, 100) tokens left (at least a
+    // typical answer, see typicalRemainingTokens): wait W = that / 50 s, then 100 ms + 2 s.
+    // The order: slow is free, so waiting for fast holds the queue back and the wait counts HOL_WAIT_WEIGHT (5)
+    // times; the length is unknown, so decode counts UNKNOWN_OUTPUT_RISK (1.5) times.
+    // Scores: slow 0.1 + 15 = 15.1 s, fast 5 W + 0.1 + 3 s: fast leads while W < 2.4 s (backlog < 120 tokens).
     const slow = node('slow', { rates: rates(10) });
     const fast = (backlogTokens: number) => node('fast', { inFlight: 1, backlogTokens, rates: rates(50) });
 
     it.each([
-      [100, ['fast', 'slow'], 4_100],
-      [390, ['fast', 'slow'], 9_900],
-      [410, ['slow', 'fast'], 10_300],
+      [50, ['fast', 'slow'], 4_100],
+      [110, ['fast', 'slow'], 4_300],
+      [130, ['slow', 'fast'], 4_700],
       [1000, ['slow', 'fast'], 22_100],
     ])('with a backlog of %p tokens on the fast node the order is %p', (backlog, order, fastEstimate) => {
       const ranked = rank([slow, fast(backlog)]);
       expect(ranked.map((r) => r.node)).toEqual(order);
+      // estimateMs stays the plain prediction; only the order uses the weights.
       expect(ranked.find((r) => r.node === 'fast')).toMatchObject({ free: false, estimateMs: fastEstimate });
       expect(ranked.find((r) => r.node === 'slow')).toMatchObject({ free: true, estimateMs: 10_100 });
+    });
+
+    it('holds nobody back when no node is free: then the plain estimate decides', () => {
+      const known = request({ outputTokensKnown: true });
+      // Known length: slow 10.1 s against fast 5 x 2.6 + 2.1 = 15.1 s, so the idle slow node wins...
+      expect(names([slow, fast(130)], known)).toEqual(['slow', 'fast']);
+      // ...but a busy slow node (10 s wait, 20.1 s) loses to the same busy fast node (4.7 s).
+      const busySlow = node('slow', { inFlight: 1, rates: rates(10) });
+      expect(names([busySlow, fast(130)], known)).toEqual(['fast', 'slow']);
+    });
+
+    it('weighs the wait by the jobs queued behind when the caller tells', () => {
+      // Known length, fast waits 2 s: slow 10.1 s against fast (3 + queued) x 2 + 2.1 s.
+      const known = request({ outputTokensKnown: true });
+      const order = (queued?: number) => ect.rank(known, { nodes: [slow, fast(50)], queued }, ctx()).map((r) => r.node);
+      expect(order(0)).toEqual(['fast', 'slow']); // 8.1 s
+      expect(order(1)).toEqual(['slow', 'fast']); // 10.1 s each: a tie, and the free node goes first
+      expect(order(2)).toEqual(['slow', 'fast']); // 12.1 s
+      expect(order(undefined)).toEqual(['slow', 'fast']); // HOL_WAIT_WEIGHT: 12.1 s
+    });
+
+    it('sends an unknown-length answer to the slow node less readily than a known one of the same size', () => {
+      // Fast waits 2.2 s. Known: slow 10.1 against 5 x 2.2 + 2.1 = 13.1. Unknown: slow 15.1 against 14.1.
+      expect(names([slow, fast(110)], request({ outputTokensKnown: true }))[0]).toBe('slow');
+      expect(names([slow, fast(110)], request({ outputTokensKnown: false }))[0]).toBe('fast');
     });
   });
 
   describe('a warm busy node against a cold idle one', () => {
-    // warm: waits 2 s for its slot (100 tokens at 50 tok/s), then 2.1 s. cold: load + 2.1 s.
+    // warm: waits 2 s for its slot (a typical 100 tokens at 50 tok/s), then 2.1 s: scored 5 x 2 + 0.1 + 3 = 13.1 s.
+    // cold: load + 2.1 s, scored load + 3.1 s. Waiting holds the queue back, so the load must cost over 10 s.
     const warm = node('warm', { inFlight: 1, backlogTokens: 100, rates: rates(50) });
     it.each([
-      [5000, 'warm'],
-      [1000, 'cold'],
+      [15_000, 'warm'],
+      [5000, 'cold'],
     ])('with a load time of %p ms the first is %p', (loadMs, first) => {
       const cold = node('cold', { resident: [], rates: rates(50, { loadMs }) });
       expect(names([cold, warm])[0]).toBe(first);
@@ -40,12 +71,12 @@ describe('EctStrategy', () => {
   });
 
   describe('the expected output length decides between waiting and going slow', () => {
-    // fast waits 4 s (200 tokens at 50 tok/s). slow: 100 ms + n/10 s; fast: 4.1 s + n/50 s.
+    // Known lengths. slow: 100 ms + n/10 s. fast waits max(200, min(n, 256)) / 50 s, scored 5 times, then 100 ms + n/50 s.
     const slow = node('slow', { rates: rates(10) });
     const fast = node('fast', { inFlight: 1, backlogTokens: 200, rates: rates(50) });
     it.each([
-      [10, 'slow'],
-      [1000, 'fast'],
+      [10, 'slow'], // 1.1 s against 20.3 s
+      [1000, 'fast'], // 100.1 s against 25.6 + 20.1 s
     ])('num_predict %p goes to %p', (outputTokens, first) => {
       expect(names([slow, fast], request({ outputTokens, outputTokensKnown: true }))[0]).toBe(first);
     });
@@ -76,6 +107,11 @@ describe('EctStrategy', () => {
     it('get the default prior when nothing is measured, or their hint', () => {
       expect(rank([node('new')])[0].parts.decodeMs).toBeCloseTo((100 / DEFAULT_DECODE_TPS) * 1000, 9);
       expect(rank([node('new', { tokensPerSecondHint: 20 })])[0].parts.decodeMs).toBe(5000);
+    });
+
+    it('win a tie against the measured node whose rate they borrow, whatever the names', () => {
+      // 'b' has the fleet's best (and only) rate, 'z' borrows it: equal estimates, and 'z' is tried first.
+      expect(names([node('b', { rates: rates(40) }), node('z')])).toEqual(['z', 'b']);
     });
 
     it('lose their advantage once measured slow', () => {

@@ -1,6 +1,8 @@
 import { candidatesFor } from './candidates';
+import { normalizeModelName } from './model-name';
 import { compareFreeSlotsThenName, type Candidate } from './rank-order';
-import type { FleetSnapshot, RankContext, RankedNode, RequestEstimate, Strategy } from './scheduler.types';
+import { ratesFor } from './rate-priors';
+import type { FleetSnapshot, NodeSnapshot, RankContext, RankedNode, RequestEstimate, Strategy } from './scheduler.types';
 
 /**
  * How many times a wait for a busy node counts while another eligible node is free. Waiting keeps that
@@ -14,28 +16,51 @@ export const HOL_WAIT_WEIGHT = 5;
 /**
  * When the output length is unknown, decode time counts UNKNOWN_OUTPUT_RISK times in the ranking.
  * Lengths are right-skewed: the answers that end up at the tail are long answers that landed on a
- * slow node. Charging decode a little above its mean makes a slow node take an unknown-length request
- * only when the alternative really is a long wait, and barely moves the choice between similar nodes.
+ * slow node. Charging decode half again its mean makes a slow node take an unknown-length request
+ * only when the alternative really is a long wait, and barely moves the choice between similar nodes
+ * (the charge grows with the node's decode time).
  */
-export const UNKNOWN_OUTPUT_RISK = 1.25;
+export const UNKNOWN_OUTPUT_RISK = 1.5;
+
+/**
+ * When the caller tells how many jobs wait in the queue (FleetSnapshot.queued), the wait for a busy node
+ * while another is free counts QUEUED_WAIT_BASE + QUEUED_WAIT_PER_JOB * queued times instead of
+ * HOL_WAIT_WEIGHT: every job held back pays the wait too.
+ */
+export const QUEUED_WAIT_BASE = 3;
+export const QUEUED_WAIT_PER_JOB = 1;
 
 export interface EctTuning {
   holWaitWeight: number;
   unknownOutputRisk: number;
+  queuedWaitBase: number;
+  queuedWaitPerJob: number;
 }
 
-export const DEFAULT_ECT_TUNING: EctTuning = { holWaitWeight: HOL_WAIT_WEIGHT, unknownOutputRisk: UNKNOWN_OUTPUT_RISK };
+export const DEFAULT_ECT_TUNING: EctTuning = {
+  holWaitWeight: HOL_WAIT_WEIGHT,
+  unknownOutputRisk: UNKNOWN_OUTPUT_RISK,
+  queuedWaitBase: QUEUED_WAIT_BASE,
+  queuedWaitPerJob: QUEUED_WAIT_PER_JOB,
+};
 
 /** Estimates equal to the microsecond are ties, so float noise never decides between two nodes. */
 function tieKey(ms: number): number {
   return Math.round(ms * 1000);
 }
 
+/** 0 for a node that has measured the model's decode rate, 1 for one that runs on a prior. */
+function untried(node: NodeSnapshot, model: string): number {
+  const r = ratesFor(node, model);
+  return r && r.samples > 0 && r.decodeTps !== undefined ? 0 : 1;
+}
+
 /**
  * Earliest estimated completion first, with the two costs the estimate of one request leaves out
  * (see HOL_WAIT_WEIGHT and UNKNOWN_OUTPUT_RISK). A busy node may come first: the caller then waits for
  * a slot and ranks again, which is how a fast busy node beats an idle slow one. Each node keeps its
- * plain estimate (estimateMs); only the order uses the weighted score.
+ * plain estimate (estimateMs); only the order uses the weighted score. Ties go to an untried node, then
+ * to more free slots, then to the name.
  */
 export class EctStrategy implements Strategy {
   readonly name = 'ect' as const;
@@ -45,17 +70,25 @@ export class EctStrategy implements Strategy {
     this.tuning = { ...DEFAULT_ECT_TUNING, ...tuning };
   }
 
-  /** The ranking score of one candidate; `anyFree` tells whether some eligible node has a free slot. */
-  score(ranked: RankedNode, request: RequestEstimate, anyFree: boolean): number {
-    const waitWeight = anyFree ? this.tuning.holWaitWeight : 1;
+  /** How many times a wait for a busy node counts while some eligible node is free. */
+  holdBackWeight(queued: number | undefined): number {
+    if (queued === undefined || !Number.isFinite(queued)) return this.tuning.holWaitWeight;
+    return this.tuning.queuedWaitBase + this.tuning.queuedWaitPerJob * Math.max(0, queued);
+  }
+
+  /** The ranking score of one candidate; `waitWeight` applies to its slot wait. */
+  score(ranked: RankedNode, request: RequestEstimate, waitWeight: number): number {
     const decodeWeight = request.outputTokensKnown ? 1 : this.tuning.unknownOutputRisk;
     return ranked.estimateMs + (waitWeight - 1) * ranked.parts.slotWaitMs + (decodeWeight - 1) * ranked.parts.decodeMs;
   }
 
   rank(request: RequestEstimate, fleet: FleetSnapshot, _ctx: RankContext): RankedNode[] {
     const candidates = candidatesFor(request, fleet);
-    const anyFree = candidates.some((c) => c.ranked.free);
-    const keyed = candidates.map((c): [Candidate, number] => [c, tieKey(this.score(c.ranked, request, anyFree))]);
-    return keyed.sort(([a, ka], [b, kb]) => ka - kb || compareFreeSlotsThenName(a.node, b.node)).map(([c]) => c.ranked);
+    const waitWeight = candidates.some((c) => c.ranked.free) ? this.holdBackWeight(fleet.queued) : 1;
+    const model = normalizeModelName(request.model);
+    const keyed = candidates.map((c): [Candidate, number, number] => [c, tieKey(this.score(c.ranked, request, waitWeight)), untried(c.node, model)]);
+    // On a tie an untried node goes first: its prior is the fleet's best rate, so without this a name that
+    // sorts after a measured node's would never be tried at all.
+    return keyed.sort(([a, ka, ua], [b, kb, ub]) => ka - kb || ub - ua || compareFreeSlotsThenName(a.node, b.node)).map(([c]) => c.ranked);
   }
 }

@@ -1,4 +1,5 @@
-import { CONTENTION_WEIGHT, estimateOnNode, perStreamTps, slotWaitMs } from './estimate-completion';
+import { DEFAULT_OUTPUT_TOKENS } from './estimate-request';
+import { CONTENTION_WEIGHT, estimateOnNode, meanRemainingTokens, perStreamTps, slotWaitMs, typicalRemainingTokens } from './estimate-completion';
 import { node, rates, request } from './scheduler.fixture';
 
 describe('perStreamTps', () => {
@@ -32,6 +33,32 @@ describe('slotWaitMs', () => {
     const n = { slots: 2, inFlight: 2 };
     expect(slotWaitMs({ ...n, backlogTokens: 100 }, r)).toBeLessThan(slotWaitMs({ ...n, backlogTokens: 200 }, r));
   });
+
+  it('takes each running request to have at least the given floor left', () => {
+    // One slot, 60 tokens counted in the ledger, but at least 300 assumed: 300 / 60 tok/s.
+    expect(slotWaitMs({ slots: 1, inFlight: 1, backlogTokens: 60 }, r, 300)).toBeCloseTo(5_000, 6);
+    // A backlog above the floor is used as is.
+    expect(slotWaitMs({ slots: 1, inFlight: 1, backlogTokens: 600 }, r, 300)).toBeCloseTo(10_000, 6);
+  });
+});
+
+describe('meanRemainingTokens', () => {
+  it.each([
+    [{ inFlight: 0, backlogTokens: 500 }, 100, 0],
+    [{ inFlight: 2, backlogTokens: 500 }, 100, 250],
+    [{ inFlight: 2, backlogTokens: 50 }, 100, 100],
+    [{ inFlight: 2, backlogTokens: -5 }, 0, 0],
+  ])('%p with floor %p -> %p', (n, floor, expected) => {
+    expect(meanRemainingTokens(n, floor)).toBe(expected);
+  });
+});
+
+describe('typicalRemainingTokens', () => {
+  it('is the expected output of an unknown-length request, and the capped length up to the default for a known one', () => {
+    expect(typicalRemainingTokens({ outputTokens: 180, outputTokensKnown: false })).toBe(180);
+    expect(typicalRemainingTokens({ outputTokens: 32, outputTokensKnown: true })).toBe(32);
+    expect(typicalRemainingTokens({ outputTokens: 4096, outputTokensKnown: true })).toBe(DEFAULT_OUTPUT_TOKENS);
+  });
 });
 
 describe('estimateOnNode', () => {
@@ -61,11 +88,20 @@ describe('estimateOnNode', () => {
     expect(e.free).toBe(true);
   });
 
-  it('counts the slowdown only while the others still run', () => {
-    // The other stream has 10 tokens left: 300 ms of overlap, not the whole 3 s.
+  it('counts the slowdown only while the others still run, taking them to have a typical answer left', () => {
+    // A known 400-token answer decodes for 12 s at 50 / 1.5 tok/s. The other stream counts 10 tokens in the
+    // ledger but is taken to have a typical answer (min(400, DEFAULT_OUTPUT_TOKENS) = 256 tokens) left:
+    // 7.68 s of overlap, not the whole 12 s.
     const n = node('a', { slots: 4, inFlight: 1, backlogTokens: 10, rates: rates(50) });
-    const e = estimateOnNode(request({ promptTokens: 0, outputTokens: 100 }), n, {});
-    expect(e.parts.contentionMs).toBeCloseTo(CONTENTION_WEIGHT * 300 * (1 / 3), 6);
+    const e = estimateOnNode(request({ promptTokens: 0, outputTokens: 400, outputTokensKnown: true }), n, {});
+    expect(e.parts.decodeMs).toBeCloseTo(12_000, 6);
+    expect(e.parts.contentionMs).toBeCloseTo(CONTENTION_WEIGHT * 7_680 * (1 / 3), 6);
+  });
+
+  it('waits for a typical answer to finish even when the ledger counts the running one as nearly done', () => {
+    // 5 tokens in the ledger, but the running answer is taken to have the expected 100 left: 2 s at 50 tok/s.
+    const n = node('a', { slots: 1, inFlight: 1, backlogTokens: 5, rates: rates(50) });
+    expect(estimateOnNode(request({ promptTokens: 0, outputTokens: 100 }), n, {}).parts.slotWaitMs).toBeCloseTo(2_000, 6);
   });
 
   it('makes a full node wait for a slot and run at full parallelism', () => {

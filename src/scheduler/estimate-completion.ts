@@ -1,3 +1,4 @@
+import { DEFAULT_OUTPUT_TOKENS } from './estimate-request';
 import { normalizeModelName } from './model-name';
 import { fleetPriors, resolveRates, type FleetPriors, type ResolvedRates } from './rate-priors';
 import type { EstimateParts, FleetSnapshot, NodeSnapshot, RankedNode, RequestEstimate } from './scheduler.types';
@@ -10,7 +11,7 @@ import type { EstimateParts, FleetSnapshot, NodeSnapshot, RankedNode, RequestEst
  */
 export const CONTENTION_WEIGHT = 0.5;
 
-/** Least share of a typical answer that a running request is assumed to have left (see estimateOnNode). */
+/** Least share of a typical answer that a running request is assumed to have left (see typicalRemainingTokens). */
 export const RUNNING_REMAINING_SHARE = 1;
 
 /** Rate of each stream when `streams` run at once on the node. */
@@ -23,8 +24,8 @@ export function perStreamTps(rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'
  *
  * Model: the node runs `slots` streams, each at perStreamTps(slots); each of the inFlight requests has
  * b tokens left on average: the backlog B / inFlight, but at least `minRemainingTokens` (see
- * estimateOnNode: an answer of unknown length that has run a while is probably a long one, so it
- * has about as much left as a fresh one). The running requests started at different times, so their
+ * typicalRemainingTokens: an answer of unknown length that has run a while is probably a long one,
+ * so it has about as much left as a fresh one). The running requests started at different times, so their
  * remaining work is taken as evenly spread over (0, 2b]: the first of `slots` finishes after
  * 2b / (slots + 1) tokens. If the node holds more requests than slots (queued inside Ollama), every
  * further completion takes b / (aggregate throughput). With one slot this reduces to b * inFlight /
@@ -51,6 +52,22 @@ export function meanRemainingTokens(node: Pick<NodeSnapshot, 'inFlight' | 'backl
   return Math.max(Math.max(0, node.backlogTokens) / node.inFlight, Math.max(0, floor));
 }
 
+/**
+ * Tokens a running request is assumed to have left at least. The ledger counts a running request
+ * down over its estimate, but output lengths are heavy-tailed: an answer still running past its
+ * estimate is probably a long one, with about as much left as a fresh answer (for a log-normal
+ * length the expected remainder barely shrinks with age). So each running request is taken to
+ * have at least RUNNING_REMAINING_SHARE of a typical answer still to produce. The typical answer is
+ * what this request expects when its length is unknown (the model's recent mean); a num_predict cap
+ * is not typical of anything, so a capped request uses min(cap, DEFAULT_OUTPUT_TOKENS) (Herd already
+ * passes min(cap, recent mean) when it knows the mean).
+ */
+export function typicalRemainingTokens(request: Pick<RequestEstimate, 'outputTokens' | 'outputTokensKnown'>): number {
+  const own = Math.max(0, request.outputTokens);
+  const typical = request.outputTokensKnown ? Math.min(own, DEFAULT_OUTPUT_TOKENS) : own;
+  return RUNNING_REMAINING_SHARE * typical;
+}
+
 function isResident(node: NodeSnapshot, model: string): boolean {
   return node.resident.some((r) => normalizeModelName(r) === model);
 }
@@ -58,7 +75,8 @@ function isResident(node: NodeSnapshot, model: string): boolean {
 /**
  * Predicted completion of `request` on `node` (see README/ARCHITECTURE "The scheduler"):
  * slot wait + load (when not resident) + prefill + decode at the parallelism it will run at,
- * plus CONTENTION_WEIGHT times the delay it adds to the streams already there.
+ * plus CONTENTION_WEIGHT times the delay it adds to the streams already there. Running requests
+ * are taken to have at least typicalRemainingTokens(request) left, for the wait and the contention.
  * The caller passes eligible nodes only.
  */
 export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, priors: FleetPriors): RankedNode {
@@ -66,11 +84,7 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
   const rates = resolveRates(node, model, priors);
   const inFlight = Math.max(0, node.inFlight);
   const streams = Math.min(inFlight + 1, node.slots);
-  // The ledger counts a running request down over its estimate, but output lengths are heavy-tailed:
-  // an answer still running past its estimate is probably a long one, with about as much left as a
-  // fresh answer. So each running request is taken to have at least RUNNING_REMAINING_SHARE of the
-  // output this request expects (the typical answer of the model) still to produce.
-  const floor = RUNNING_REMAINING_SHARE * Math.max(0, request.outputTokens);
+  const floor = typicalRemainingTokens(request);
 
   const waitMs = slotWaitMs({ slots: node.slots, inFlight, backlogTokens: node.backlogTokens }, rates, floor);
   const loadMs = isResident(node, model) ? 0 : rates.loadMs;

@@ -58,13 +58,13 @@ function rate(count: number | undefined, durationNs: number | undefined, max: nu
   return tps <= max ? tps : undefined;
 }
 
-function finiteOr0(x: number | undefined): number {
+function positiveOrZero(x: number | undefined): number {
   return x !== undefined && Number.isFinite(x) && x > 0 ? x : 0;
 }
 
 export function observationFromFinalChunk(chunk: FinalChunkTimings, streamsAtStart: number): RateObservation {
   const loadMs = chunk.load_duration !== undefined && Number.isFinite(chunk.load_duration) ? chunk.load_duration / NS_PER_MS : undefined;
-  const workMs = ((finiteOr0(chunk.prompt_eval_duration) + finiteOr0(chunk.eval_duration)) / NS_PER_MS);
+  const workMs = (positiveOrZero(chunk.prompt_eval_duration) + positiveOrZero(chunk.eval_duration)) / NS_PER_MS;
   const loaded = loadMs !== undefined && (loadMs >= LOAD_THRESHOLD_MS || (loadMs >= MIN_LOAD_MS && workMs > 0 && loadMs >= LOAD_SHARE_OF_WORK * workMs));
   const obs: RateObservation = {
     streams: Number.isFinite(streamsAtStart) ? Math.max(1, Math.round(streamsAtStart)) : 1,
