@@ -78,6 +78,18 @@ export class FleetService {
     for (const fn of this.listeners) fn();
   }
 
+  /**
+   * A node just answered for a model, so the model is loaded there now. Recorded at once (and for the other
+   * replicas) instead of paying the model's load time in estimates until the next /api/ps poll.
+   */
+  async markResident(name: string, model: string): Promise<void> {
+    const h = this.state.health.get(name);
+    if (!h || h.resident.includes(model)) return;
+    const next: NodeHealth = { ...h, resident: [...h.resident, model] };
+    this.state.health.set(name, next);
+    await this.repo.saveHealth(new Map([[name, next]]));
+  }
+
   /** A node answered that it lacks a model: drop it from the node's list here and in Redis, and poll soon. */
   async forgetModel(name: string, model: string): Promise<void> {
     const h = this.state.health.get(name);
@@ -247,11 +259,6 @@ export class FleetService {
   /** Nodes that are up. */
   upNodes(): NodeConfig[] {
     return this.state.nodes.filter((n) => this.isUp(n.name));
-  }
-
-  /** Sum of slots over nodes that can take work: the queue's global concurrency. */
-  totalSlots(): number {
-    return this.state.nodes.filter((n) => this.isUp(n.name) && !n.draining).reduce((sum, n) => sum + n.slots, 0);
   }
 
   upCount(): number {

@@ -178,6 +178,7 @@ export class InferenceService {
           if (res.statusCode === 404) await this.checkModelMissing(node.name, req.model, res);
           const result = await consume(res, attempt);
           void this.fleet.reportSuccess(node.name).catch(() => undefined);
+          if (res.statusCode === 200) void this.fleet.markResident(node.name, req.model).catch(() => undefined);
           if (attempt.final) void this.learn(node.name, grant.streams, estimate, attempt.final, req.numPredict);
           return result;
         } catch (caught) {

@@ -55,7 +55,7 @@ export class Dispatcher {
     if (candidates.length === 0) return undefined;
     const { loads, waiting } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
     if (waiting > 0) return undefined;
-    const best = this.rank(ticket, candidates, loads)[0];
+    const best = this.rank(ticket, candidates, loads, 0)[0];
     if (!best?.free) return undefined;
     return this.reserve(ticket, best, loads);
   }
@@ -68,8 +68,10 @@ export class Dispatcher {
         await this.ledger.markPlacing(ticket.requestId, Date.now() + FALLBACK_WAKE_MS * 4);
         const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
         if (candidates.length > 0) {
-          const loads = await this.ledger.loads(candidates.map((n) => n.name));
-          const best = this.rank(ticket, candidates, loads)[0];
+          // The queue depth comes in the same round trip: the more jobs wait behind this one, the less it
+          // should hold a slot while waiting for a busy fast node.
+          const { loads, queued } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
+          const best = this.rank(ticket, candidates, loads, queued)[0];
           if (best?.free) {
             const grant = await this.reserve(ticket, best, loads);
             if (grant) return grant;
@@ -84,10 +86,10 @@ export class Dispatcher {
     }
   }
 
-  private rank(ticket: Ticket, candidates: NodeConfig[], loads: Map<string, NodeLoad>): RankedNode[] {
+  private rank(ticket: Ticket, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
     const ranked = this.strategy.rank(
       { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
-      this.fleet.snapshot(candidates, loads),
+      { ...this.fleet.snapshot(candidates, loads), queued },
       { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
     );
     this.lastRanking = ranked;
