@@ -121,7 +121,15 @@ describe('Redis restarted during a workload', () => {
       const load = steadyLoad((i) => classify(`${herd.url}/ollama/generate`, body(i, false, 20), 15_000), 40, 4);
       await sleep(500);
       own.process.kill('SIGKILL');
-      await sleep(1000);
+      await sleep(300);
+      // While Redis is away, health says so and new requests fail fast.
+      const health = await fetch(`${herd.url}/health`);
+      expect(health.status).toBe(503);
+      expect(JSON.stringify(await health.json())).toContain('Redis does not answer PING');
+      const t0 = Date.now();
+      expect((await post(`${herd.url}/ollama/generate`, body(500, false, 3))).status).toBe(503);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      await sleep(700);
       restarted = await startEmbeddedRedis({ port: own.port });
       const counts = await load;
       faultTable.push({ scenario: 'Redis restarted', counts });
@@ -230,6 +238,57 @@ describe('fleet changed through the API during load', () => {
     } finally {
       await herd?.close(0);
       for (const n of nodes) await n.close();
+    }
+  });
+});
+
+describe('backpressure', () => {
+  it('answers 503 with Ollama’s busy message and Retry-After when the queue is full, and never overfills the node', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, slots: 1, decodeTps: 100 });
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url)], maxQueue: 2 });
+    try {
+      const replies = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          await sleep(i * 15); // arrive one after another so the queue fills in order
+          return fetch(`${herd.url}/ollama/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body(i, false, 20)) });
+        }),
+      );
+      const statuses = replies.map((r) => r.status);
+      const busy = replies.filter((r) => r.status === 503);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(3);
+      expect(busy.length).toBeGreaterThanOrEqual(1);
+      expect(await busy[0].json()).toEqual({ error: 'server busy, please try again.  maximum pending requests exceeded' });
+      expect(busy[0].headers.get('retry-after')).toBe('1');
+      expect(a.maxActiveSeen()).toBe(1);
+    } finally {
+      await herd.close(0);
+      await a.close();
+    }
+  });
+});
+
+describe('self-registration by heartbeat', () => {
+  it('joins on the first heartbeat, goes down when heartbeats stop and is removed after the grace period', async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, timeScale: 0 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, timeScale: 0 });
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url)], healthIntervalMs: 200, heartbeatGraceMs: 1500 });
+    try {
+      const hb = await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'b', url: b.url, slots: 2, load: { gpu: 0.4 } });
+      expect(hb.status).toBe(200);
+      expect(hb.body).toEqual({ ok: true, joined: true });
+      expect(herd.core.fleet.node('b')?.slots).toBe(2);
+      expect(herd.core.fleet.isUp('b')).toBe(true);
+      const again = await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'b', url: b.url, slots: 2 });
+      expect(again.body).toEqual({ ok: true, joined: false });
+      expect((await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'c', url: 'ftp://x' })).status).toBe(400);
+      // No more heartbeats: down after three intervals, gone after the grace period.
+      await waitFor(() => herd.core.fleet.nodeState('b') === 'down', 3000, 'b to be marked down');
+      await waitFor(() => herd.core.fleet.node('b') === undefined, 4000, 'b to be removed');
+      expect(herd.core.fleet.node('a')).toBeDefined();
+    } finally {
+      await herd.close(0);
+      await a.close();
+      await b.close();
     }
   });
 });

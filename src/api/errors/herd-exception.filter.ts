@@ -47,9 +47,20 @@ export class HerdExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
+    if (isHealthReport(exception)) {
+      // Terminus reports an unhealthy check as an exception carrying the full report: keep it.
+      res.status(exception.getStatus()).json(exception.getResponse());
+      return;
+    }
     const err = toClientError(exception);
     if (err.code === 'HERD_INTERNAL') this.log.error('request failed', { path: req.path, error: (exception as Error)?.stack ?? String(exception) });
     else if (err.status >= 500 && err.status !== 503) this.log.warn('request failed', { path: req.path, status: err.status, code: err.code, error: err.message });
     writeError(req, res, err);
   }
+}
+
+function isHealthReport(err: unknown): err is HttpException {
+  if (!(err instanceof HttpException)) return false;
+  const body = err.getResponse();
+  return typeof body === 'object' && body !== null && 'details' in body && 'status' in body;
 }

@@ -54,7 +54,8 @@ export class NodesController {
       throw new HerdError(422, 'HERD_BAD_REQUEST', `herd: ${node.url} does not answer like an Ollama server (${(err as Error).message})`);
     }
     await this.core.fleetRepo.upsertNode(node);
-    await this.core.fleet.poll();
+    await this.core.fleet.refresh();
+      await this.core.fleet.poll();
     return node;
   }
 
@@ -75,6 +76,7 @@ export class NodesController {
     const changed = !known || known.url !== node.url || known.slots !== node.slots || known.weight !== node.weight;
     if (changed) {
       await this.core.fleetRepo.upsertNode({ ...node, draining: known?.draining });
+      await this.core.fleet.refresh();
       await this.core.fleet.poll();
     }
     return { ok: true, joined: !known };
