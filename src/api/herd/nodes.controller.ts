@@ -55,7 +55,7 @@ export class NodesController {
     }
     await this.core.fleetRepo.upsertNode(node);
     await this.core.fleet.refresh();
-      await this.core.fleet.poll();
+    await this.core.fleet.poll();
     return node;
   }
 
