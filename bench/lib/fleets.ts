@@ -10,17 +10,8 @@ import type { ClairvoyantNode } from './clairvoyant';
 import type { OutputLengthOf } from './trace';
 
 /** One simulated node with every speed setting resolved (the fleet file's value, else the simulator's default). */
-export interface BenchNode {
-  name: string;
-  slots: number;
-  decodeTps: number;
-  prefillTps: number;
-  slowdown: number;
-  loadMs: number;
+export interface BenchNode extends ClairvoyantNode {
   maxOutputTokens: number;
-  /** Normalised names ('llama3:latest'). */
-  models: string[];
-  resident: string[];
 }
 
 /** Finds sim/fleets/<name>.json from the source tree or from dist/ (the build does not copy JSON files). */
@@ -61,16 +52,7 @@ export function fleetModels(nodes: BenchNode[]): string[] {
 }
 
 export function toClairvoyantNodes(nodes: BenchNode[]): ClairvoyantNode[] {
-  return nodes.map((n) => ({
-    name: n.name,
-    slots: n.slots,
-    decodeTps: n.decodeTps,
-    prefillTps: n.prefillTps,
-    slowdown: n.slowdown,
-    loadMs: n.loadMs,
-    models: n.models,
-    resident: n.resident,
-  }));
+  return nodes.map(({ maxOutputTokens: _unused, ...clairvoyant }) => clairvoyant);
 }
 
 /**
