@@ -98,18 +98,8 @@ export class FleetRepository {
     await this.announce();
   }
 
-  async getHealth(name: string): Promise<NodeHealth | undefined> {
-    const raw = await this.redis.hget(this.keys.health, name);
-    return raw ? (JSON.parse(raw) as NodeHealth) : undefined;
-  }
-
   async saveRates(node: string, model: string, rates: ModelRates): Promise<void> {
     await this.redis.hset(this.keys.rates, rateKey(node, model), JSON.stringify(rates));
-  }
-
-  async getRates(node: string, model: string): Promise<ModelRates | undefined> {
-    const raw = await this.redis.hget(this.keys.rates, rateKey(node, model));
-    return raw ? (JSON.parse(raw) as ModelRates) : undefined;
   }
 
   /** Tells every replica to re-read the fleet now instead of at its next tick. */

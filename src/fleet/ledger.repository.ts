@@ -75,17 +75,12 @@ export class LedgerRepository {
     return removed === 1;
   }
 
-  /** Extends leases still held; returns the ids that were no longer there. */
+  /** Extends the leases still held (a lease already gone stays gone: ZADD XX). */
   async renew(leases: { node: string; requestId: string }[], leaseMs: number, now = Date.now()): Promise<void> {
     if (leases.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const l of leases) pipe.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId);
     await pipe.exec();
-  }
-
-  async holds(node: string, requestId: string, now = Date.now()): Promise<boolean> {
-    const score = await this.redis.zscore(this.keys.leases(node), requestId);
-    return score !== null && Number(score) > now;
   }
 
   /** In-flight and backlog for each node, in one round trip. */

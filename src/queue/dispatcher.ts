@@ -29,7 +29,6 @@ export interface PlaceOptions {
 export class Dispatcher {
   private readonly waiters = new Set<() => void>();
   private sequence = 0;
-  lastRanking?: RankedNode[];
 
   constructor(
     private readonly fleet: FleetService,
@@ -87,13 +86,11 @@ export class Dispatcher {
   }
 
   private rank(ticket: Ticket, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
-    const ranked = this.strategy.rank(
+    return this.strategy.rank(
       { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
       { ...this.fleet.snapshot(candidates, loads), queued },
       { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
     );
-    this.lastRanking = ranked;
-    return ranked;
   }
 
   private async reserve(ticket: Ticket, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
