@@ -209,6 +209,8 @@ export class InferenceService {
   private admit(req: InferenceRequest): Ticket {
     if (this.draining) throw new HerdError(503, 'HERD_SHUTTING_DOWN', 'herd: this replica is shutting down, please retry', 1);
     const presence = this.fleet.modelPresence(req.model);
+    // With every node down Herd cannot tell a missing model from an unreachable one: say what it knows.
+    if (presence === 'absent' && this.fleet.upCount() === 0) throw new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', 'herd: no node is up', 5);
     if (presence === 'absent') throw HerdError.modelNotFound(req.model);
     if (presence === 'known') throw new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', `herd: every node that has model "${req.model}" is down`, 5);
     if (Math.max(this.localQueued, this.globalWaiting) >= this.config.maxQueue) throw HerdError.queueFull();
