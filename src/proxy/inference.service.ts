@@ -46,6 +46,11 @@ export interface Attempt {
   final?: FinalChunkTimings;
   /** performance.now() when this attempt began. */
   startedAt: number;
+  /**
+   * Called by the caller once the node's answer is fully read: the node's slot is free from that moment, so
+   * it is given back before the client sees the end (a client that sends its next request at once finds it).
+   */
+  upstreamDone: () => void;
   /** Set by the caller when the first byte went to the client (performance.now()). */
   firstByteAt?: number;
   signal: AbortSignal;
@@ -58,6 +63,8 @@ export interface Attempt {
 export class InferenceService {
   private readonly running = new Map<string, Grant>();
   private readonly attempts = new Map<string, { attempt: Attempt; abort: () => void }>();
+  /** Grants already given back (released early when the node's answer ended, or on the way out). */
+  private readonly released = new WeakSet<Grant>();
   /** Requests of this replica waiting for a grant. */
   private localQueued = 0;
   /** Jobs waiting in the shared queue, as of the last refresh. */
@@ -155,7 +162,18 @@ export class InferenceService {
     try {
       for (;;) {
         const node = this.fleet.node(grant.node);
-        const attempt: Attempt = { requestId: ticket.requestId, node: node!, grant, estimate, queueMs, committed: false, signal, startedAt: performance.now() };
+        const held = grant;
+        const attempt: Attempt = {
+          requestId: ticket.requestId,
+          node: node!,
+          grant,
+          estimate,
+          queueMs,
+          committed: false,
+          signal,
+          startedAt: performance.now(),
+          upstreamDone: () => void this.releaseGrant(held),
+        };
         onAttempt(attempt);
         record.node = grant.node;
         record.queueMs = queueMs;
@@ -300,6 +318,8 @@ export class InferenceService {
   }
 
   private async releaseGrant(grant: Grant): Promise<void> {
+    if (this.released.has(grant)) return;
+    this.released.add(grant);
     if (this.running.get(grant.requestId) === grant) this.running.delete(grant.requestId);
     try {
       if (await this.ledger.release(grant.node, grant.requestId)) this.dispatcher.wakeAll();

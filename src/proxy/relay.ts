@@ -11,6 +11,7 @@ export type StreamFormat = 'ndjson' | 'sse';
 /** The node's answer to a non-streamed request, passed through byte for byte (its status too, 4xx included). */
 export async function relayWhole(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt): Promise<void> {
   const text = await upstream.body.text();
+  attempt.upstreamDone();
   attempt.committed = true;
   attempt.firstByteAt = performance.now();
   setHerdHeaders(res, attempt);
@@ -61,6 +62,7 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Respon
     if (attempt.committed && !res.writableEnded && !tail.endsWith(end)) res.write(format === 'sse' && tail.endsWith('\n') ? '\n' : end);
     throw classifyUpstreamError(err, attempt.node.name);
   }
+  attempt.upstreamDone();
   const last = lastLine(tail);
   if (format === 'ndjson') {
     let final: (FinalChunkTimings & { done?: boolean; error?: string; status?: string }) | undefined;
