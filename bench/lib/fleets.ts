@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadFleetFile } from '../../sim/fleet-file';
 import { normaliseModelName } from '../../sim/model-names';
-import { NODE_DEFAULTS } from '../../sim/node-options';
+import { resolveNodeOptions } from '../../sim/node-options';
 import { resolveOutputLength } from '../../sim/output-length';
 import { countTokens } from '../../sim/token-text';
 import type { SimFleetConfig } from '../../sim/types';
@@ -22,18 +22,22 @@ export function fleetFilePath(name: string, from = __dirname): string {
   return found;
 }
 
+/** The bench's view of a fleet file, with the simulator's own defaults filled in (one resolver for both). */
 export function benchNodes(config: SimFleetConfig): BenchNode[] {
-  return config.nodes.map((n) => ({
-    name: n.name,
-    slots: n.slots ?? NODE_DEFAULTS.slots,
-    decodeTps: n.decodeTps ?? NODE_DEFAULTS.decodeTps,
-    prefillTps: n.prefillTps ?? NODE_DEFAULTS.prefillTps,
-    slowdown: n.parallelSlowdown ?? NODE_DEFAULTS.parallelSlowdown,
-    loadMs: n.loadMs ?? NODE_DEFAULTS.loadMs,
-    maxOutputTokens: n.maxOutputTokens ?? NODE_DEFAULTS.maxOutputTokens,
-    models: n.models.map((m) => normaliseModelName(m.name)),
-    resident: (n.resident ?? []).map(normaliseModelName),
-  }));
+  return config.nodes.map((raw) => {
+    const n = resolveNodeOptions(raw);
+    return {
+      name: n.name,
+      slots: n.slots,
+      decodeTps: n.decodeTps,
+      prefillTps: n.prefillTps,
+      slowdown: n.parallelSlowdown,
+      loadMs: n.loadMs,
+      maxOutputTokens: n.maxOutputTokens,
+      models: n.models.map((m) => m.name),
+      resident: n.resident,
+    };
+  });
 }
 
 export function loadBenchFleet(name: string): { nodes: BenchNode[]; config: SimFleetConfig } {
