@@ -1,4 +1,5 @@
 import type { LogFormat, LogLevel } from '../config/herd-config';
+import { writeStdoutLine } from './stdout-lines';
 
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
@@ -7,7 +8,7 @@ export class Logger {
   constructor(
     private readonly level: LogLevel = 'info',
     private readonly format: LogFormat = 'pretty',
-    private readonly out: (line: string) => void = (l) => process.stdout.write(l + '\n'),
+    private readonly out: (line: string) => void = writeStdoutLine,
   ) {}
 
   private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
