@@ -85,6 +85,45 @@ describe('a node that hangs', () => {
   });
 });
 
+describe('a request that outlives HERD_REQUEST_TIMEOUT_MS', () => {
+  let a: SimNode;
+  let herd: RunningHerd;
+  beforeAll(async () => {
+    // 60 tokens at 20 tok/s: 3 s of generation against a 400 ms request timeout.
+    a = await startSimNode({ name: 'a', ...LLAMA, slots: 1, decodeTps: 20 });
+    herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url)], requestTimeoutMs: 400 });
+  });
+  afterAll(async () => {
+    await herd.close(0);
+    await a.close();
+  });
+
+  async function expectAbortedAndFreed(): Promise<void> {
+    await waitFor(() => a.log.filter((e) => e.route === '/api/generate').every((e) => e.outcome === 'canceled'), 2000, 'the node to see the request aborted');
+    expect((await herd.core.ledger.loads(['a'])).get('a')?.inFlight).toBe(0);
+  }
+
+  it('answers 504 to a whole answer, aborts the node request and gives its slot back', async () => {
+    const started = Date.now();
+    const r = await post(`${herd.url}/ollama/generate`, body(1, false, 60));
+    expect(r.status).toBe(504);
+    expect(String(r.body.error)).toContain('HERD_REQUEST_TIMEOUT_MS');
+    expect(Date.now() - started).toBeLessThan(2000);
+    await expectAbortedAndFreed();
+  });
+
+  it('ends a stream that already started with an error line at the timeout', async () => {
+    const started = Date.now();
+    const r = await post(`${herd.url}/api/generate`, body(2, true, 60));
+    expect(r.status).toBe(200);
+    const lines = r.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThan(1);
+    expect(String(lines[lines.length - 1].error)).toContain('HERD_REQUEST_TIMEOUT_MS');
+    expect(Date.now() - started).toBeLessThan(2000);
+    await expectAbortedAndFreed();
+  });
+});
+
 describe.each([
   ['500', { kind: 'error500' as const }],
   ['503 busy', { kind: 'busy' as const }],

@@ -158,7 +158,16 @@ export class InferenceService {
     const queueMs = Date.now() - ticket.enqueuedAt;
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
     const tried = new Set<string>();
-    const overall = AbortSignal.timeout(this.config.requestTimeoutMs);
+    // One controller per attempt, aborted by the client, the request timeout or Herd (node found down). Plain
+    // listeners instead of AbortSignal.timeout/any: those cost more per request than the rest of the bookkeeping.
+    let current: AbortController | undefined;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      current?.abort();
+    }, this.config.requestTimeoutMs);
+    const onClientAbort = (): void => current?.abort();
+    signal.addEventListener('abort', onClientAbort, { once: true });
     try {
       for (;;) {
         const node = this.fleet.node(grant.node);
@@ -178,10 +187,19 @@ export class InferenceService {
         record.node = grant.node;
         record.queueMs = queueMs;
         this.running.set(ticket.requestId, grant);
-        // Aborted by the client, or by Herd when the node is found down before anything reached the client.
-        const nodeGone = new AbortController();
-        attempt.signal = AbortSignal.any([signal, nodeGone.signal, overall]);
-        this.attempts.set(ticket.requestId, { attempt, abort: () => nodeGone.abort() });
+        const controller = new AbortController();
+        current = controller;
+        if (signal.aborted || timedOut) controller.abort();
+        attempt.signal = controller.signal;
+        // Herd abandons an attempt whose node is found down before anything reached the client.
+        let nodeGone = false;
+        this.attempts.set(ticket.requestId, {
+          attempt,
+          abort: () => {
+            nodeGone = true;
+            controller.abort();
+          },
+        });
         try {
           if (!node) throw new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} left the fleet`);
           const res = await this.client.request(node, {
@@ -201,8 +219,8 @@ export class InferenceService {
           return result;
         } catch (caught) {
           if (signal.aborted) throw new CanceledError();
-          if (overall.aborted) throw new HerdError(504, 'HERD_UPSTREAM_TIMEOUT', `herd: request took longer than ${this.config.requestTimeoutMs} ms (HERD_REQUEST_TIMEOUT_MS)`);
-          const err = nodeGone.signal.aborted ? new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} went down during the request`) : caught;
+          if (timedOut) throw new HerdError(504, 'HERD_UPSTREAM_TIMEOUT', `herd: request took longer than ${this.config.requestTimeoutMs} ms (HERD_REQUEST_TIMEOUT_MS)`);
+          const err = nodeGone ? new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} went down during the request`) : caught;
           if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
           tried.add(grant.node);
           if (!this.fleet.nodesWithModel(req.model).some((n) => !tried.has(n.name))) {
@@ -220,6 +238,8 @@ export class InferenceService {
         }
       }
     } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onClientAbort);
       await this.releaseGrant(grant);
     }
   }
