@@ -32,6 +32,10 @@ describe('runHerdModel', () => {
     const latencies = out.map((o) => o.latencyMs);
     expect(latencies[1] - latencies[0]).toBeGreaterThan(1000);
     expect(latencies[2] - latencies[1]).toBeGreaterThan(1000);
+    // The first takes the free slot at once; the others wait in Herd's queue, each for the one before.
+    expect(out[0].queueMs).toBeLessThan(50);
+    expect(out[1].queueMs).toBeGreaterThan(1000);
+    expect(out[2].queueMs - out[1].queueMs).toBeGreaterThan(1000);
   });
 
   it('slows parallel streams on a node with several slots', () => {

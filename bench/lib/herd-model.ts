@@ -61,6 +61,8 @@ export interface ModelOutcome {
   /** Simulated ms. */
   latencyMs: number;
   estimateMs: number;
+  /** Simulated ms from arrival to the reservation of a slot. */
+  queueMs: number;
   cold: boolean;
 }
 
@@ -96,6 +98,7 @@ interface Stream {
   decodeStartMs: number;
   streamsAtPlacement: number;
   estimateMs: number;
+  reservedMs: number;
   cold: boolean;
 }
 
@@ -177,7 +180,7 @@ export function runHerdModel(nodes: BenchNode[], trace: TraceRequest[], promptTo
     const n = nodeOf(best.node);
     const streams = Math.min(n.spec.slots, n.leases.length + 1);
     n.leases.push({ id: t.id, known: t.outputTokensKnown, promptTokens: t.promptTokens, tokens: Math.round(t.promptTokens + t.outputTokens), startedAt: Math.round(now), estimateMs: Math.round(best.estimateMs) });
-    n.streams.push({ ticket: t, phase: 'delay', phaseEndsMs: now + startDelay + (opts.jitterMs ?? 0) * jitter(), remaining: t.trueOutput, loadMs: 0, prefillMs: 0, decodeStartMs: 0, streamsAtPlacement: streams, estimateMs: best.estimateMs, cold: false });
+    n.streams.push({ ticket: t, phase: 'delay', phaseEndsMs: now + startDelay + (opts.jitterMs ?? 0) * jitter(), remaining: t.trueOutput, loadMs: 0, prefillMs: 0, decodeStartMs: 0, streamsAtPlacement: streams, estimateMs: best.estimateMs, reservedMs: now, cold: false });
   };
 
   let now = 0;
@@ -277,7 +280,7 @@ export function runHerdModel(nodes: BenchNode[], trace: TraceRequest[], promptTo
             n.leases = n.leases.filter((l) => l.id !== s.ticket.id);
             freed = true;
             if (measured.has(s.ticket.id) && phase === 'measure') {
-              outcomes.set(s.ticket.id, { id: s.ticket.id, node: n.spec.name, latencyMs: (now - s.ticket.arrivedMs) / ts, estimateMs: s.estimateMs / ts, cold: s.cold });
+              outcomes.set(s.ticket.id, { id: s.ticket.id, node: n.spec.name, latencyMs: (now - s.ticket.arrivedMs) / ts, estimateMs: s.estimateMs / ts, queueMs: (s.reservedMs - s.ticket.arrivedMs) / ts, cold: s.cold });
             }
             changed = true;
           }
@@ -343,5 +346,5 @@ export function runHerdModel(nodes: BenchNode[], trace: TraceRequest[], promptTo
       else placing.push(t);
     }
   }
-  return trace.map((r) => outcomes.get(r.id) ?? { id: r.id, node: '', latencyMs: NaN, estimateMs: NaN, cold: false });
+  return trace.map((r) => outcomes.get(r.id) ?? { id: r.id, node: '', latencyMs: NaN, estimateMs: NaN, queueMs: NaN, cold: false });
 }

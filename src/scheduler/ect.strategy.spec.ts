@@ -1,5 +1,5 @@
 import { DEFAULT_DECODE_TPS } from './rate-priors';
-import { EctStrategy } from './ect.strategy';
+import { delayedJobs, EctStrategy } from './ect.strategy';
 import { ctx, MODEL, node, rates, request } from './scheduler.fixture';
 import type { NodeSnapshot, RequestEstimate } from './scheduler.types';
 
@@ -41,13 +41,25 @@ describe('EctStrategy', () => {
     });
 
     it('weighs the wait by the jobs queued behind when the caller tells', () => {
-      // Known length, fast waits 2 s: slow 10.1 s against fast (3 + queued) x 2 + 2.1 s.
+      // Known length, fast waits 2 s: slow 10.1 s against fast (3 + queued x (queued + 1)) x 2 + 2.1 s.
       const known = request({ outputTokensKnown: true });
       const order = (queued?: number) => ect.rank(known, { nodes: [slow, fast(50)], queued }, ctx()).map((r) => r.node);
       expect(order(0)).toEqual(['fast', 'slow']); // 8.1 s
-      expect(order(1)).toEqual(['slow', 'fast']); // 10.1 s each: a tie, and the free node goes first
-      expect(order(2)).toEqual(['slow', 'fast']); // 12.1 s
+      expect(order(1)).toEqual(['slow', 'fast']); // 12.1 s
+      expect(order(2)).toEqual(['slow', 'fast']); // 20.1 s
       expect(order(undefined)).toEqual(['slow', 'fast']); // HOL_WAIT_WEIGHT: 12.1 s
+    });
+
+    it('counts the jobs arriving before the backlog clears, not only the queued ones', () => {
+      // Known length, fast waits 2 s (2.1 s after), slower node 20.1 s: fast leads while the weight is below 9.
+      // With 3 queued the load is about 3/4 and 12 jobs wait for the backlog to clear: weight 15, not 3 + 3 = 6.
+      const slower = node('slower', { rates: rates(5) });
+      const known = request({ outputTokensKnown: true });
+      const first = (queued: number) => ect.rank(known, { nodes: [slower, fast(50)], queued }, ctx())[0].node;
+      expect(first(1)).toBe('fast'); // 5 x 2 + 2.1 = 12.1 s
+      expect(first(3)).toBe('slower'); // 15 x 2 + 2.1 = 32.1 s
+      expect(delayedJobs(0)).toBe(0);
+      expect(delayedJobs(3)).toBe(12);
     });
 
     it('sends an unknown-length answer to the slow node less readily than a known one of the same size', () => {

@@ -23,25 +23,35 @@ export const HOL_WAIT_WEIGHT = 5;
 export const UNKNOWN_OUTPUT_RISK = 1.5;
 
 /**
- * When the caller tells how many jobs wait in the queue (FleetSnapshot.queued), the wait for a busy node
- * while another is free counts QUEUED_WAIT_BASE + QUEUED_WAIT_PER_JOB * queued times instead of
- * HOL_WAIT_WEIGHT: every job held back pays the wait too.
+ * When the caller tells how many jobs wait in the queue behind this one (FleetSnapshot.queued = q), the wait
+ * for a busy node while another is free counts QUEUED_WAIT_BASE + QUEUED_WAIT_PER_DELAYED_JOB * q (q + 1)
+ * times instead of HOL_WAIT_WEIGHT. Every job held back pays the wait too, and so does every job that arrives
+ * before the backlog clears. Queue lengths are roughly geometric (P(queue >= k) = rho^k), so q queued jobs are
+ * themselves the best estimate of the load: rho = q / (q + 1), at which a backlog of q clears only after
+ * q / (1 - rho) = q (q + 1) departures. Counting only the q queued undervalues a free slow node exactly when
+ * the fleet is congested.
  */
 export const QUEUED_WAIT_BASE = 3;
-export const QUEUED_WAIT_PER_JOB = 1;
+export const QUEUED_WAIT_PER_DELAYED_JOB = 1;
+
+/** Jobs a wait delays when `queued` wait behind: the queued ones and those arriving before they are served. */
+export function delayedJobs(queued: number): number {
+  const q = Math.max(0, queued);
+  return q * (q + 1);
+}
 
 export interface EctTuning {
   holWaitWeight: number;
   unknownOutputRisk: number;
   queuedWaitBase: number;
-  queuedWaitPerJob: number;
+  queuedWaitPerDelayedJob: number;
 }
 
 export const DEFAULT_ECT_TUNING: EctTuning = {
   holWaitWeight: HOL_WAIT_WEIGHT,
   unknownOutputRisk: UNKNOWN_OUTPUT_RISK,
   queuedWaitBase: QUEUED_WAIT_BASE,
-  queuedWaitPerJob: QUEUED_WAIT_PER_JOB,
+  queuedWaitPerDelayedJob: QUEUED_WAIT_PER_DELAYED_JOB,
 };
 
 /** Estimates equal to the microsecond are ties, so float noise never decides between two nodes. */
@@ -73,7 +83,7 @@ export class EctStrategy implements Strategy {
   /** How many times a wait for a busy node counts while some eligible node is free. */
   holdBackWeight(queued: number | undefined): number {
     if (queued === undefined || !Number.isFinite(queued)) return this.tuning.holWaitWeight;
-    return this.tuning.queuedWaitBase + this.tuning.queuedWaitPerJob * Math.max(0, queued);
+    return this.tuning.queuedWaitBase + this.tuning.queuedWaitPerDelayedJob * delayedJobs(queued);
   }
 
   /** The ranking score of one candidate; `waitWeight` applies to its slot wait. */

@@ -21,10 +21,11 @@ describe('slotWaitMs', () => {
     ['one slot, one running', { slots: 1, inFlight: 1, backlogTokens: 600 }, 10_000],
     // One slot, three held: still the whole backlog, 300 / 60.
     ['one slot, two queued in Ollama', { slots: 1, inFlight: 3, backlogTokens: 300 }, 5_000],
-    // Three at 30 tok/s each, b = 200: the first finishes after 2*200/4 = 100 tokens.
-    ['three slots full', { slots: 3, inFlight: 3, backlogTokens: 600 }, 3_333.333],
+    // Three at 30 tok/s each, b = 200 left each, remaining work memoryless: the first of three finishes after
+    // 200 / 3 tokens (the uniform-spread assumption would say 2 * 200 / 4 = 100).
+    ['three slots full', { slots: 3, inFlight: 3, backlogTokens: 600 }, 2_222.222],
     // Plus two more completions at b / (3 * 30) = 200 / 90 s each.
-    ['three slots, two queued', { slots: 3, inFlight: 5, backlogTokens: 1000 }, 3_333.333 + 4_444.444],
+    ['three slots, two queued', { slots: 3, inFlight: 5, backlogTokens: 1000 }, 2_222.222 + 4_444.444],
   ])('%s', (_label, n, expected) => {
     expect(slotWaitMs(n, r)).toBeCloseTo(expected, 2);
   });

@@ -25,10 +25,11 @@ export function perStreamTps(rates: Pick<ResolvedRates, 'decodeTps' | 'slowdown'
  * Model: the node runs `slots` streams, each at perStreamTps(slots); each of the inFlight requests has
  * b tokens left on average: the backlog B / inFlight, but at least `minRemainingTokens` (see
  * typicalRemainingTokens: an answer of unknown length that has run a while is probably a long one,
- * so it has about as much left as a fresh one). The running requests started at different times, so their
- * remaining work is taken as evenly spread over (0, 2b]: the first of `slots` finishes after
- * 2b / (slots + 1) tokens. If the node holds more requests than slots (queued inside Ollama), every
- * further completion takes b / (aggregate throughput). With one slot this reduces to b * inFlight /
+ * so it has about as much left as a fresh one). Since what is left barely depends on what is done, the
+ * remaining work is taken as memoryless: the first of `slots` running answers finishes after b / slots
+ * tokens of each stream (for the simulator's log-normal lengths the first of two finishes after 0.47 b on
+ * average; an even spread over (0, 2b] would say 0.67 b), and so does every further completion when the
+ * node holds more requests than slots (queued inside Ollama). With one slot this is b * inFlight /
  * throughput: the whole backlog must drain. Prompt tokens in the backlog are counted as if decoded,
  * which overestimates the wait a little.
  */
@@ -40,10 +41,8 @@ export function slotWaitMs(
   if (node.inFlight < node.slots) return 0;
   const meanRemaining = meanRemainingTokens(node, minRemainingTokens);
   const perStream = perStreamTps(rates, node.slots);
-  const firstFree = (2 * meanRemaining) / (node.slots + 1) / perStream;
-  const queuedAhead = node.inFlight - node.slots;
-  const furtherCompletions = (queuedAhead * meanRemaining) / (node.slots * perStream);
-  return (firstFree + furtherCompletions) * 1000;
+  const completions = node.inFlight - node.slots + 1;
+  return ((completions * meanRemaining) / (node.slots * perStream)) * 1000;
 }
 
 /** Tokens each running request has left on average: its share of the backlog, at least `floor`. */
