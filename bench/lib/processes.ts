@@ -67,3 +67,10 @@ export async function spawnHerd(env: Record<string, string>, nodes: object[]): P
   const url = await waitForLine(child, /"msg":"herd is listening".*?"url":"([^"]+)"/, 'herd');
   return { url, child, stop: stopper(child) };
 }
+
+/** bench/lib/bare-proxy.ts in front of one node, as its own process. */
+export async function spawnBareProxy(nodeUrl: string): Promise<Child> {
+  const child = spawn(process.execPath, [join(DIST, 'bench/lib/bare-proxy.js'), nodeUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await waitForLine(child, /URL (\S+)/, 'bare proxy');
+  return { url, child, stop: stopper(child) };
+}
