@@ -8,9 +8,9 @@
 # The same image also runs the Ollama simulator (`node dist/sim/cli.js ...`), which is
 # how the `sim` profile of docker-compose.yaml gets a GPU-free fleet.
 #
-# About the install commands: `npm ci` rejects this package-lock.json under npm 11
-# (it mis-reports bullmq's optional msgpackr-extract platform packages as missing from
-# the lock). `npm install` resolves the same tree, so it is used as the fallback.
+# About the install commands: the lock lists bullmq's optional msgpackr-extract platform
+# packages, which npm 11's `npm ci` requires (an older lock without them was refused).
+# `npm install` on the same lock stays as the fallback for npms that still refuse it.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
