@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json, type NextFunction, type Request, type Response } from 'express';
 import type { AddressInfo } from 'node:net';
-import { HerdExceptionFilter, writeError } from './api/errors/herd-exception.filter';
+import { HerdExceptionFilter, writeError, type ClientError } from './api/errors/herd-exception.filter';
+import { rejectedRequestRecord } from './api/errors/rejected-request';
 import { AppModule } from './app.module';
 import type { HerdConfig } from './config/herd-config';
 import { Logger } from './common/logger';
@@ -36,6 +37,10 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
     await embedded?.stop();
     throw err;
   }
+  const recordRejection = (req: Request, err: ClientError): void => {
+    const record = rejectedRequestRecord(req, err.status, err.code, err.message, config.replicaId);
+    if (record) core.inference.events.emit(record);
+  };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forCore(core), { bodyParser: false, logger: ['error', 'warn'] });
   // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node.
   app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/') }));
@@ -43,9 +48,10 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
     if (!err) return next();
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
     const message = err.type === 'entity.parse.failed' ? `invalid JSON in request body: ${err.message}` : err.message;
+    recordRejection(req, { status, message, code: 'HERD_BAD_REQUEST' });
     writeError(req, res, { status, message, code: 'HERD_BAD_REQUEST' });
   });
-  app.useGlobalFilters(new HerdExceptionFilter(log));
+  app.useGlobalFilters(new HerdExceptionFilter(log, recordRejection));
   app.disable('x-powered-by');
   app.set('etag', false); // hashing every answer body buys nothing for API clients
   await app.listen(config.port, config.host);

@@ -116,6 +116,26 @@ describe('GET /metrics', () => {
     expect(JSON.stringify(lines)).not.toMatch(/whole 5|stream 4/);
   });
 
+  it('counts and logs inference requests refused before the queue (bad JSON, invalid body), and nothing else', async () => {
+    const before = await scrape();
+    const logged = logLines.length;
+    const replies = await Promise.all([
+      post(`${herd.url}/api/generate`, '{"model": "llama3", '),
+      post(`${herd.url}/api/chat`, { messages: 'not a list' }),
+      post(`${herd.url}/v1/chat/completions`, { model: 'llama3' }),
+      post(`${herd.url}/api/show`, { nothing: true }),
+    ]);
+    expect(replies.map((r) => r.status)).toEqual([400, 400, 400, 400]);
+    const after = await scrape();
+    const delta = (match: Record<string, string>) => sumOf(after, 'herd_requests_total', match) - sumOf(before, 'herd_requests_total', match);
+    expect(delta({ outcome: 'rejected' })).toBe(3);
+    for (const route of ['/api/generate', '/api/chat', '/v1/chat/completions']) expect(delta({ route, model: '(unknown)', node: '(none)', outcome: 'rejected' })).toBe(1);
+    const lines = logLines.slice(logged).filter((l) => l.msg === 'request');
+    expect(lines.map((l) => l.route).sort()).toEqual(['/api/chat', '/api/generate', '/v1/chat/completions']);
+    for (const l of lines) expect(l).toMatchObject({ status: 400, outcome: 'rejected', errorCode: 'HERD_BAD_REQUEST' });
+    expect(String(lines.find((l) => l.route === '/api/generate')?.error)).toContain('invalid JSON');
+  });
+
   it('reports node gauges computed from the fleet at scrape time', async () => {
     const f = await scrape();
     expect(sumOf(f, 'herd_node_up', { node: 'm1' })).toBe(1);

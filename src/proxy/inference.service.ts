@@ -17,7 +17,7 @@ import type { Grant, Ticket } from '../queue/ticket';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
 import { isRetryable } from '../upstream/upstream-error';
 import { toClientError } from '../api/errors/herd-exception.filter';
-import { RequestEvents, type RequestRecord } from './request-events';
+import { markRecorded, RequestEvents, type RequestRecord } from './request-events';
 
 export interface InferenceRequest {
   /** Route the client called, for metrics and logs. */
@@ -134,6 +134,7 @@ export class InferenceService {
       record.status = e.status;
       record.errorCode = e.code;
       record.errorMessage = e.message;
+      markRecorded(err);
       throw err;
     } finally {
       const end = performance.now();

@@ -46,3 +46,14 @@ export class RequestEvents {
     }
   }
 }
+
+/** Errors whose request already produced its record (thrown out of InferenceService.execute). */
+const recordedErrors = new WeakSet<object>();
+
+export function markRecorded(err: unknown): void {
+  if (typeof err === 'object' && err !== null) recordedErrors.add(err);
+}
+
+export function wasRecorded(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && recordedErrors.has(err);
+}

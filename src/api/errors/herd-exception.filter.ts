@@ -3,8 +3,9 @@ import type { Request, Response } from 'express';
 import { HerdError } from '../../common/herd-error';
 import type { Logger } from '../../common/logger';
 import { CanceledError } from '../../queue/dispatcher';
+import { wasRecorded } from '../../proxy/request-events';
 
-interface ClientError {
+export interface ClientError {
   status: number;
   message: string;
   code: string;
@@ -41,7 +42,11 @@ export function writeError(req: Request, res: Response, err: ClientError): void 
 
 @Catch()
 export class HerdExceptionFilter implements ExceptionFilter {
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    /** Told of errors that ended a request before InferenceService recorded it (validation, say). */
+    private readonly onUnrecorded: (req: Request, err: ClientError) => void = () => undefined,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -55,6 +60,7 @@ export class HerdExceptionFilter implements ExceptionFilter {
     const err = toClientError(exception);
     if (err.code === 'HERD_INTERNAL') this.log.error('request failed', { path: req.path, error: (exception as Error)?.stack ?? String(exception) });
     else if (err.status >= 500 && err.status !== 503) this.log.warn('request failed', { path: req.path, status: err.status, code: err.code, error: err.message });
+    if (!wasRecorded(exception)) this.onUnrecorded(req, err);
     writeError(req, res, err);
   }
 }
