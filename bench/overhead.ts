@@ -92,12 +92,12 @@ async function main(): Promise<void> {
         const via = await loadVia(herd.child.pid, herd.url, mode.herdPath, mode.body, c, total, mode.firstChunk);
         const dP50 = percentile(direct.latencies, 50);
         const dRps = direct.latencies.length / direct.seconds;
-        rows.push([mode.name, c, 'direct', dP50, percentile(direct.latencies, 99), dRps, direct.errors, '-', '']);
+        rows.push([mode.name, String(c), 'direct', dP50, percentile(direct.latencies, 99), dRps, String(direct.errors), '-', '']);
         for (const [name, run] of [['bare node proxy', thin], ['herd', via]] as const) {
           const p50 = percentile(run.latencies, 50);
           const rps = run.latencies.length / run.seconds;
           const cpu = run.cpuMsPerRequest ?? NaN;
-          rows.push([mode.name, c, name, p50, percentile(run.latencies, 99), rps, run.errors, cpu, `+${(p50 - dP50).toFixed(2)} ms p50, ${(rps / dRps).toFixed(2)}x req/s`]);
+          rows.push([mode.name, String(c), name, p50, percentile(run.latencies, 99), rps, String(run.errors), cpu, `+${(p50 - dP50).toFixed(2)} ms p50, ${(rps / dRps).toFixed(2)}x req/s`]);
         }
       }
     }
