@@ -1,6 +1,7 @@
 import { EctStrategy, type EctTuning } from '../src/scheduler/ect.strategy';
 import { createStrategy, isStrategyName } from '../src/scheduler/create-strategy';
 import type { Strategy } from '../src/scheduler/scheduler.types';
+import { arg, SCHEDULE_DEFAULTS } from './lib/cli';
 import { simulateClairvoyant, toClairvoyantRequests } from './lib/clairvoyant';
 import { benchOutputLength, fleetCapacity, fleetModels, loadBenchFleet, simPromptTokens, toClairvoyantNodes, type BenchNode } from './lib/fleets';
 import { runHerdModel, type HerdModelOptions } from './lib/herd-model';
@@ -16,15 +17,7 @@ import { makeTrace, type TraceRequest } from './lib/trace';
  *        [--model '{"jitterMs":3,"jitterSeed":2}'] [--per-seed]
  */
 
-const TIME_SCALE = 0.08;
-const HEALTH_INTERVAL_MS = 500;
-const WARMUP = 30;
-const WARMUP_SEED_OFFSET = 1000;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
+const { timeScale: TIME_SCALE, healthIntervalMs: HEALTH_INTERVAL_MS, warmup: WARMUP, warmupSeedOffset: WARMUP_SEED_OFFSET } = SCHEDULE_DEFAULTS;
 
 function seedList(text: string): number[] {
   return text.split(',').flatMap((part) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
+import { arg } from './lib/cli';
 import { spawnBareProxy, spawnHerd, spawnSimNodes } from './lib/processes';
 import { percentile, table } from './lib/stats';
 
@@ -18,10 +19,6 @@ interface Run {
   errors: number;
 }
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 
 /** Time to the first body chunk when `firstChunk` is set (streams), else to the whole answer. */
 async function load(baseUrl: string, path: string, body: string, concurrency: number, total: number, firstChunk = false): Promise<Run> {
@@ -67,8 +64,8 @@ async function loadVia(pid: number | undefined, ...args: Parameters<typeof load>
 }
 
 async function main(): Promise<void> {
-  const levels = arg('concurrency', '1,16,64').split(',').map(Number);
-  const total = Number(arg('requests', '2000'));
+  const levels = (arg('concurrency') ?? '1,16,64').split(',').map(Number);
+  const total = Number(arg('requests') ?? '2000');
   const redis = await startEmbeddedRedis();
   const sim = await spawnSimNodes([{ name: 'bench', models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'], slots: 64, maxQueue: 10_000, timeScale: 0 }]);
   const herd = await spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: `bench${Date.now()}` }, [{ name: 'bench', url: sim.urls[0], slots: 64 }]);

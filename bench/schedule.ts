@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { isStrategyName, STRATEGY_NAMES } from '../src/scheduler/create-strategy';
 import type { StrategyName } from '../src/scheduler/scheduler.types';
+import { arg, SCHEDULE_DEFAULTS } from './lib/cli';
 import { simulateClairvoyant, toClairvoyantRequests } from './lib/clairvoyant';
 import { benchOutputLength, fleetCapacity, fleetModels, herdNodeConfigs, loadBenchFleet, simPromptTokens, toClairvoyantNodes, type BenchNode } from './lib/fleets';
 import { spawnHerd, spawnSimNodes } from './lib/processes';
@@ -38,13 +39,6 @@ interface Options {
 const COLD_LOAD_MS = 100;
 /** Each run gives up on answers still missing this long (real ms) after its last request was sent. */
 const DRAIN_TIMEOUT_MS = 90_000;
-/** Warm-up traces use seed + this, so they never repeat a measured request. */
-const WARMUP_SEED_OFFSET = 1000;
-
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 
 function numbers(text: string): number[] {
   return text.split(',').filter(Boolean).map(Number);
@@ -60,13 +54,13 @@ function options(): Options {
     homoSeeds: numbers(arg('homo-seeds') ?? '1'),
     count: Number(arg('count') ?? 100),
     homoCount: Number(arg('homo-count') ?? arg('count') ?? 60),
-    warmup: Number(arg('warmup') ?? 30),
-    timeScale: Number(arg('time-scale') ?? 0.08),
+    warmup: Number(arg('warmup') ?? SCHEDULE_DEFAULTS.warmup),
+    timeScale: Number(arg('time-scale') ?? SCHEDULE_DEFAULTS.timeScale),
     load: Number(arg('load') ?? 0.75),
     fleets: (arg('fleets') ?? 'hetero,homo').split(','),
     strategies: strategies as StrategyName[],
     write: !process.argv.includes('--no-write'),
-    healthIntervalMs: Number(arg('health-interval-ms') ?? 500),
+    healthIntervalMs: Number(arg('health-interval-ms') ?? SCHEDULE_DEFAULTS.healthIntervalMs),
   };
 }
 
@@ -206,7 +200,7 @@ async function benchFleet(redisUrl: string, fleet: FleetBench, seeds: number[], 
   let run = 0;
   for (const seed of seeds) {
     const trace = traceFor(fleet, seed, count, opts.load);
-    const warm = opts.warmup > 0 ? traceFor(fleet, seed + WARMUP_SEED_OFFSET, opts.warmup, opts.load) : [];
+    const warm = opts.warmup > 0 ? traceFor(fleet, seed + SCHEDULE_DEFAULTS.warmupSeedOffset, opts.warmup, opts.load) : [];
     const cv = simulateClairvoyant(toClairvoyantNodes(fleet.nodes), toClairvoyantRequests(trace, simPromptTokens));
     const cvStats = runStats(
       cv.placements.map((p) => ({ latencyMs: p.latencyMs, node: p.node, cold: p.cold, ok: true })),
