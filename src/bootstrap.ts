@@ -10,7 +10,7 @@ import type { HerdConfig } from './config/herd-config';
 import { Logger } from './common/logger';
 import { HerdCore } from './core/herd-core';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
-import { redactUrl } from './redis/redis-connections';
+import { describeTarget, type RedisTarget } from './redis/redis-connections';
 
 export interface RunningHerd {
   url: string;
@@ -21,18 +21,20 @@ export interface RunningHerd {
   close(drainMs?: number): Promise<void>;
 }
 
-/** Starts one Herd replica: Redis (given or embedded), the core, then HTTP. */
+/** Starts one Herd replica: Redis (a server, a cluster, or embedded), the core, then HTTP. */
 export async function startHerd(config: HerdConfig, log = new Logger(config.logLevel, config.logFormat)): Promise<RunningHerd> {
   let embedded: EmbeddedRedis | undefined;
-  let redisUrl = config.redisUrl;
-  if (!redisUrl) {
+  let target: RedisTarget;
+  if (config.redisClusterNodes) target = { kind: 'cluster', nodes: config.redisClusterNodes };
+  else if (config.redisUrl) target = { kind: 'single', url: config.redisUrl };
+  else {
     embedded = await startEmbeddedRedis();
-    redisUrl = embedded.url;
-    log.info('no REDIS_URL set: started an embedded redis-server', { url: redisUrl });
+    target = { kind: 'single', url: embedded.url };
+    log.info('no REDIS_URL set: started an embedded redis-server', { url: embedded.url });
   }
   let core: HerdCore;
   try {
-    core = await HerdCore.create(config, redisUrl, log);
+    core = await HerdCore.create(config, target, log);
   } catch (err) {
     await embedded?.stop();
     throw err;
@@ -58,7 +60,7 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   const port = (app.getHttpServer().address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
-  log.info('herd is listening', { url, redis: redactUrl(redisUrl), nodes: core.fleet.nodes().length, up: core.fleet.upCount(), strategy: config.strategy, replica: config.replicaId });
+  log.info('herd is listening', { url, redis: describeTarget(target), nodes: core.fleet.nodes().length, up: core.fleet.upCount(), strategy: config.strategy, replica: config.replicaId });
 
   let closing: Promise<void> | undefined;
   const close = (drainMs = 30_000): Promise<void> =>

@@ -20,6 +20,9 @@ export class HerdEnv {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(65535)
   REDIS_PORT?: number;
 
+  @IsOptional() @Matches(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, { message: 'REDIS_CLUSTER_NODES must look like host1:6379,host2:6379 (seed nodes of the cluster)' })
+  REDIS_CLUSTER_NODES?: string;
+
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'HERD_REDIS_PREFIX must be 1-32 letters, digits, _ or -' })
   HERD_REDIS_PREFIX?: string;
 

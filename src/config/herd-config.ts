@@ -22,8 +22,10 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export interface HerdConfig {
   port: number;
   host: string;
-  /** Undefined means: start an embedded redis-server. */
+  /** Undefined (and no cluster) means: start an embedded redis-server. */
   redisUrl?: string;
+  /** Seed nodes of a Redis Cluster; when set, Herd uses the cluster and redisUrl is undefined. */
+  redisClusterNodes?: { host: string; port: number }[];
   redisPrefix: string;
   containersConfigPath: string;
   nodes: NodeConfig[];

@@ -36,6 +36,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ CONTAINERS_CONFIG: path, REDIS_URL: 'redis://x:1' }).redisUrl).toBe('redis://x:1');
   });
 
+  it('reads Redis Cluster seed nodes from REDIS_CLUSTER_NODES', () => {
+    const path = fileWith('[]');
+    const cfg = loadConfig({ CONTAINERS_CONFIG: path, REDIS_CLUSTER_NODES: 'redis-0:6379, 10.0.0.2:7001' });
+    expect(cfg.redisClusterNodes).toEqual([
+      { host: 'redis-0', port: 6379 },
+      { host: '10.0.0.2', port: 7001 },
+    ]);
+    expect(cfg.redisUrl).toBeUndefined();
+    expect(loadConfig({ CONTAINERS_CONFIG: path }).redisClusterNodes).toBeUndefined();
+  });
+
+  it('refuses malformed cluster nodes and a cluster together with REDIS_URL', () => {
+    const path = fileWith('[]');
+    expect(problemsOf({ CONTAINERS_CONFIG: path, REDIS_CLUSTER_NODES: 'redis-0' })).toEqual([expect.stringMatching(/^REDIS_CLUSTER_NODES="redis-0": .*host1:6379,host2:6379/)]);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, REDIS_CLUSTER_NODES: 'a:6379,b:70000' })).toEqual([expect.stringMatching(/port 70000 of b is not 1-65535/)]);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, REDIS_CLUSTER_NODES: 'a:6379', REDIS_URL: 'redis://x:1' })).toEqual([expect.stringMatching(/set together with REDIS_URL/)]);
+  });
+
   it('lists every problem at once with name, value and expectation', () => {
     const path = fileWith('[{"name":"a","url":"ftp://x"},{"name":"a","url":"http://h:1","slots":0},{"url":"http://h:2"}]');
     const problems = problemsOf({ CONTAINERS_CONFIG: path, PORT: 'abc', HERD_STRATEGY: 'fastest' });

@@ -64,11 +64,27 @@ function redisUrlFrom(env: HerdEnv): string | undefined {
   return undefined;
 }
 
+/** `host:port,host:port` as seed nodes; the format was validated by HerdEnv. */
+export function parseClusterNodes(raw: string): { host: string; port: number }[] {
+  return raw.split(',').map((entry) => {
+    const [host, port] = entry.trim().split(':');
+    return { host, port: Number(port) };
+  });
+}
+
 /** Reads and validates process.env and the containers file. Throws ConfigError listing every problem. */
 export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig {
   const envSource = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== ''));
   const env = plainToInstance(HerdEnv, envSource);
   const problems = describe(validateSync(env, { forbidUnknownValues: false }), '', envSource);
+
+  const clusterNodes = env.REDIS_CLUSTER_NODES && !problems.some((p) => p.startsWith('REDIS_CLUSTER_NODES=')) ? parseClusterNodes(env.REDIS_CLUSTER_NODES) : undefined;
+  for (const n of clusterNodes ?? []) {
+    if (n.port < 1 || n.port > 65535) problems.push(`REDIS_CLUSTER_NODES=${JSON.stringify(env.REDIS_CLUSTER_NODES)}: port ${n.port} of ${n.host} is not 1-65535`);
+  }
+  if (env.REDIS_CLUSTER_NODES && (env.REDIS_URL || env.REDIS_HOST)) {
+    problems.push('REDIS_CLUSTER_NODES is set together with REDIS_URL/REDIS_HOST: set one (the cluster seed nodes, or a single server)');
+  }
 
   const containersConfigPath = resolve(env.CONTAINERS_CONFIG ?? './containers.config.json');
   let nodes: NodeConfig[] = [];
@@ -92,7 +108,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
   return {
     port: env.PORT ?? 3000,
     host: env.HOST ?? '0.0.0.0',
-    redisUrl: redisUrlFrom(env),
+    redisUrl: clusterNodes ? undefined : redisUrlFrom(env),
+    redisClusterNodes: clusterNodes,
     redisPrefix: env.HERD_REDIS_PREFIX ?? 'herd',
     containersConfigPath,
     nodes,

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { HerdConfig } from '../config/herd-config';
 import type { Logger } from '../common/logger';
 import { FleetRepository } from '../fleet/fleet.repository';
@@ -10,7 +9,7 @@ import { Dispatcher } from '../queue/dispatcher';
 import { DispatchWorker } from '../queue/dispatch-worker';
 import { Handoff } from '../queue/handoff';
 import { JobQueueRepository } from '../queue/job-queue.repository';
-import { connectRedis } from '../redis/redis-connections';
+import { connectRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
 import { createStrategy } from '../scheduler';
 import { OllamaNodeClient } from '../upstream/ollama-node.client';
@@ -20,15 +19,15 @@ import { OllamaNodeClient } from '../upstream/ollama-node.client';
  * finished core, which keeps the parts testable without a DI container.
  */
 export class HerdCore {
-  private readonly connections: Redis[];
+  private readonly connections: RedisLike[];
   private learningTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly config: HerdConfig,
     readonly log: Logger,
     readonly keys: RedisKeys,
-    readonly redis: Redis,
-    private readonly subscriber: Redis,
+    readonly redis: RedisLike,
+    private readonly subscriber: RedisLike,
     readonly fleet: FleetService,
     readonly fleetRepo: FleetRepository,
     readonly ledger: LedgerRepository,
@@ -39,19 +38,19 @@ export class HerdCore {
     readonly inference: InferenceService,
     readonly client: OllamaNodeClient,
     private readonly worker: DispatchWorker,
-    others: Redis[],
+    others: RedisLike[],
   ) {
     this.connections = [redis, subscriber, ...others];
   }
 
-  static async create(config: HerdConfig, redisUrl: string, log: Logger): Promise<HerdCore> {
-    const redis = await connectRedis(redisUrl, 'command');
+  static async create(config: HerdConfig, target: RedisTarget, log: Logger): Promise<HerdCore> {
+    const redis = await connectRedis(target, 'command');
     const [subscriber, producer, workerConn] = await Promise.all([
-      connectRedis(redisUrl, 'subscriber'),
-      connectRedis(redisUrl, 'command'),
-      connectRedis(redisUrl, 'worker'),
+      connectRedis(target, 'subscriber'),
+      connectRedis(target, 'command'),
+      connectRedis(target, 'worker'),
     ]);
-    const keys = new RedisKeys(config.redisPrefix);
+    const keys = new RedisKeys(config.redisPrefix, target.kind === 'cluster');
     const client = new OllamaNodeClient(config.connectTimeoutMs);
     const fleetRepo = new FleetRepository(redis, keys);
     const fleet = new FleetService(fleetRepo, client, config, keys, log);
@@ -117,7 +116,7 @@ export class HerdCore {
   }
 }
 
-function subscriberOnFreed(subscriber: Redis, channel: string, fn: () => void): void {
+function subscriberOnFreed(subscriber: RedisLike, channel: string, fn: () => void): void {
   subscriber.on('message', (ch: string) => {
     if (ch === channel) fn();
   });

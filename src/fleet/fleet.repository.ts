@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { NodeConfig } from '../config/herd-config';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates } from '../scheduler/scheduler.types';
@@ -32,7 +32,7 @@ export function rateKey(node: string, model: string): string {
 /** The fleet registry, node health and learned rates in Redis: the source of truth every replica reads. */
 export class FleetRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
   ) {}
 

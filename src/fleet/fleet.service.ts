@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { FleetSnapshot, ModelRates, NodeSnapshot } from '../scheduler/scheduler.types';
@@ -32,7 +32,7 @@ export class FleetService {
     private readonly log: Logger,
   ) {}
 
-  async start(subscriber: Redis): Promise<void> {
+  async start(subscriber: RedisLike): Promise<void> {
     const seeded = await this.repo.seed(this.config.nodes);
     if (seeded) this.log.info('fleet seeded from containers config', { nodes: seeded, file: this.config.containersConfigPath });
     await this.refresh();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates, RequestEstimate } from '../scheduler/scheduler.types';
 import {
@@ -33,7 +33,7 @@ export class LearningService {
   private flushTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
     private readonly fleetRepo: FleetRepository,
     private readonly ratesOf: (node: string, model: string) => ModelRates | undefined,

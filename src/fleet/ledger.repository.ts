@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 
 /** Takes a slot on a node if one is free. Expired leases (their replica died) are dropped first. */
@@ -51,7 +52,7 @@ export interface NodeLoad {
  */
 export class LedgerRepository {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('herdReserve', { numberOfKeys: 2, lua: RESERVE });
@@ -78,6 +79,11 @@ export class LedgerRepository {
   /** Extends the leases still held (a lease already gone stays gone: ZADD XX). */
   async renew(leases: { node: string; requestId: string }[], leaseMs: number, now = Date.now()): Promise<void> {
     if (leases.length === 0) return;
+    if (this.redis.isCluster) {
+      // Each node's leases live in their own slot: one ZADD each (auto-pipelining batches them per cluster node).
+      await Promise.all(leases.map((l) => this.redis.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId)));
+      return;
+    }
     const pipe = this.redis.pipeline();
     for (const l of leases) pipe.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId);
     await pipe.exec();
@@ -91,34 +97,46 @@ export class LedgerRepository {
   /**
    * Loads plus, in the same round trip, how many requests wait ahead of a newcomer: jobs in the queue's
    * waiting keys and placements under way. Zero means a new request may skip the queue.
+   *
+   * On a single Redis this is one pipeline. On a cluster a pipeline must stay in one slot, so each node's load is
+   * its own call and the queue counts (all under the shared hash tag) one pipeline, all sent in parallel.
    */
   async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined, now = Date.now()): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number }> {
     const loads = new Map<string, NodeLoad>();
-    const pipe = this.redis.pipeline();
-    for (const n of nodes) {
-      (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(n), this.keys.leaseTokens(n), now);
-    }
-    if (queue) {
-      for (const z of queue.zsets) pipe.zcard(z);
-      for (const l of queue.lists) pipe.llen(l);
-      pipe.zcount(this.keys.placing, now, '+inf');
-    }
     if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0 };
-    const results = (await pipe.exec()) ?? [];
-    let queued = 0;
-    let placing = 0;
-    results.forEach(([err, value], i) => {
-      if (err) throw err;
-      if (i < nodes.length) {
-        const leases = value as (string | null)[];
-        loads.set(nodes[i], { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, now), 0) });
-      } else if (i < results.length - 1) {
-        queued += Number(value);
-      } else {
-        placing = Number(value);
-      }
+    let leaseLists: (string | null)[][];
+    let counts: number[];
+    if (this.redis.isCluster) {
+      [leaseLists, counts] = await Promise.all([
+        Promise.all(nodes.map((n) => this.call('herdLoad', this.keys.leases(n), this.keys.leaseTokens(n), now) as Promise<(string | null)[]>)),
+        queue ? execAll(this.queueCounts(this.redis.pipeline(), queue, now)).then((r) => r.map(Number)) : Promise.resolve([]),
+      ]);
+    } else {
+      const pipe = this.redis.pipeline();
+      for (const n of nodes) this.loadOf(pipe, n, now);
+      if (queue) this.queueCounts(pipe, queue, now);
+      const results = await execAll(pipe);
+      leaseLists = results.slice(0, nodes.length) as (string | null)[][];
+      counts = results.slice(nodes.length).map(Number);
+    }
+    nodes.forEach((n, i) => {
+      const leases = leaseLists[i];
+      loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, now), 0) });
     });
+    // The queue counts end with the placing count.
+    const queued = counts.slice(0, -1).reduce((sum, c) => sum + c, 0);
+    const placing = counts.length > 0 ? counts[counts.length - 1] : 0;
     return { loads, waiting: queued + placing, queued, placing };
+  }
+
+  private loadOf(pipe: ChainableCommander, node: string, now: number): void {
+    (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(node), this.keys.leaseTokens(node), now);
+  }
+
+  private queueCounts(pipe: ChainableCommander, queue: { zsets: string[]; lists: string[] }, now: number): ChainableCommander {
+    for (const z of queue.zsets) pipe.zcard(z);
+    for (const l of queue.lists) pipe.llen(l);
+    return pipe.zcount(this.keys.placing, now, '+inf');
   }
 
   /** Marks a request as being placed by a worker until `expiresAt` (renewed while it waits). */
@@ -129,4 +147,12 @@ export class LedgerRepository {
   async unmarkPlacing(requestId: string, now = Date.now()): Promise<void> {
     await this.redis.pipeline().zrem(this.keys.placing, requestId).zremrangebyscore(this.keys.placing, '-inf', now).exec();
   }
+}
+
+async function execAll(pipe: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipe.exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { Dispatcher as Undici } from 'undici';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import { HerdError } from '../common/herd-error';
@@ -85,7 +85,7 @@ export class InferenceService {
     private readonly ledger: LedgerRepository,
     private readonly learning: LearningService,
     private readonly client: OllamaNodeClient,
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
     private readonly log: Logger,
   ) {

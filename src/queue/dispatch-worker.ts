@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig } from '../config/herd-config';
 import { HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
@@ -31,7 +31,7 @@ export class DispatchWorker {
     private readonly handoff: Handoff,
     private readonly ledger: LedgerRepository,
     private readonly fleet: FleetService,
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
     private readonly config: HerdConfig,
     private readonly log: Logger,

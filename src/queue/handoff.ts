@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 import { HerdError } from '../common/herd-error';
 import type { Grant } from './ticket';
@@ -24,12 +24,12 @@ export class Handoff {
   orphanHandler: (grant: Grant) => void = () => undefined;
 
   constructor(
-    private readonly publisher: Redis,
+    private readonly publisher: RedisLike,
     private readonly keys: RedisKeys,
     private readonly replicaId: string,
   ) {}
 
-  async start(subscriber: Redis): Promise<void> {
+  async start(subscriber: RedisLike): Promise<void> {
     const mine = this.keys.replicaChannel(this.replicaId);
     await subscriber.subscribe(mine, this.keys.cancelChannel);
     subscriber.on('message', (channel: string, raw: string) => {

@@ -1,5 +1,5 @@
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { Ticket } from './ticket';
 
@@ -27,7 +27,7 @@ export class JobQueueRepository {
   readonly queue: Queue<Ticket>;
   private readonly worker: Worker<Ticket>;
 
-  constructor(producer: Redis, workerConnection: Redis, keys: RedisKeys) {
+  constructor(producer: RedisLike, workerConnection: RedisLike, keys: RedisKeys) {
     this.queue = new Queue<Ticket>(keys.queueName, { connection: producer, prefix: keys.bullPrefix });
     this.worker = new Worker<Ticket>(keys.queueName, null, {
       connection: workerConnection,

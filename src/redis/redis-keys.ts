@@ -1,34 +1,49 @@
-/** Every Redis key Herd uses, from one place, under one prefix (so tests and deployments can share a server). */
+/**
+ * Every Redis key Herd uses, from one place, under one prefix (so tests and deployments can share a server).
+ *
+ * On a Redis Cluster the shared keys (queue, fleet, placing, markers) start with the prefix as a hash tag,
+ * `{herd}:…`, so BullMQ's scripts and Herd's pipelines over them touch one slot. The per-node lease keys keep
+ * the plain prefix and tag the node name instead, so nodes spread over the cluster. On a single Redis the names
+ * are unchanged (`herd:…`).
+ */
 export class RedisKeys {
-  constructor(readonly prefix: string) {}
+  /** Start of every key except the per-node lease keys. */
+  private readonly shared: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly cluster = false,
+  ) {
+    this.shared = cluster ? `{${prefix}}` : prefix;
+  }
 
   /** BullMQ queue name (BullMQ adds its own `bull:` prefix under our prefix option). */
   get queueName(): string {
     return 'requests';
   }
-  /** Prefix handed to BullMQ so its keys live beside ours. */
+  /** Prefix handed to BullMQ so its keys live beside ours (a hash tag on a cluster, as BullMQ requires there). */
   get bullPrefix(): string {
-    return `${this.prefix}:bull`;
+    return `${this.shared}:bull`;
   }
   /** Hash: node name -> JSON NodeConfig. The fleet registry. */
   get nodes(): string {
-    return `${this.prefix}:nodes`;
+    return `${this.shared}:nodes`;
   }
   /** Hash: node name -> JSON NodeHealth (status, models, resident, failures, checkedAt). */
   get health(): string {
-    return `${this.prefix}:health`;
+    return `${this.shared}:health`;
   }
   /** Zset of requests a worker is placing right now (member id, score expiry): while any exists, no request skips the queue. */
   get placing(): string {
-    return `${this.prefix}:placing`;
+    return `${this.shared}:placing`;
   }
   /** Hash: node name -> epoch ms of its last heartbeat (self-registered nodes only). */
   get heartbeats(): string {
-    return `${this.prefix}:heartbeats`;
+    return `${this.shared}:heartbeats`;
   }
   /** Hash: node name -> JSON CircuitState (kept apart from health so a poll never overwrites a breaker). */
   get circuits(): string {
-    return `${this.prefix}:circuits`;
+    return `${this.shared}:circuits`;
   }
   /** Zset of leases on one node (hash-tagged so a node's two keys share a Cluster slot): member request id, score expiry (ms). Its size is the node's in-flight count. */
   leases(node: string): string {
@@ -40,23 +55,23 @@ export class RedisKeys {
   }
   /** Hash: `node|model` -> JSON ModelRates learned from final chunks. */
   get rates(): string {
-    return `${this.prefix}:rates`;
+    return `${this.shared}:rates`;
   }
   /** Hash: model -> JSON model stats (recent output length, prompt correction). */
   get modelStats(): string {
-    return `${this.prefix}:model-stats`;
+    return `${this.shared}:model-stats`;
   }
   /** Short-lived lock: which replica polls node health this tick. */
   get healthLock(): string {
-    return `${this.prefix}:lock:health`;
+    return `${this.shared}:lock:health`;
   }
   /** Counter for rotating strategies, shared by replicas. */
   get sequence(): string {
-    return `${this.prefix}:sequence`;
+    return `${this.shared}:sequence`;
   }
   /** Marker that a request was cancelled by its client (checked before a grant). */
   canceled(requestId: string): string {
-    return `${this.prefix}:canceled:${requestId}`;
+    return `${this.shared}:canceled:${requestId}`;
   }
   /** Pub/sub: a slot was freed on some node (message: node name). */
   get freedChannel(): string {
