@@ -7,7 +7,10 @@ export function nodeConfig(name: string, url: string, extra: Partial<NodeConfig>
   return { name, url, slots: 1, weight: 1, labels: {}, ...extra };
 }
 
-export function testConfig(overrides: Partial<HerdConfig> & { redisUrl: string; nodes: NodeConfig[] }): HerdConfig {
+/** Test replicas always name their Redis: a server URL or a cluster's seed nodes (never an embedded one). */
+export type TestOverrides = Partial<HerdConfig> & { nodes: NodeConfig[] } & ({ redisUrl: string } | { redisClusterNodes: { host: string; port: number }[] });
+
+export function testConfig(overrides: TestOverrides): HerdConfig {
   return {
     port: 0,
     host: '127.0.0.1',
@@ -33,7 +36,7 @@ export function testConfig(overrides: Partial<HerdConfig> & { redisUrl: string; 
 }
 
 /** An in-process Herd replica on a free port. */
-export function startTestHerd(overrides: Partial<HerdConfig> & { redisUrl: string; nodes: NodeConfig[] }): Promise<RunningHerd> {
+export function startTestHerd(overrides: TestOverrides): Promise<RunningHerd> {
   const config = testConfig(overrides);
   return startHerd(config, new Logger(config.logLevel, 'pretty'));
 }
