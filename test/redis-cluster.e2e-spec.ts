@@ -25,13 +25,29 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+/**
+ * A node name whose lease keys live on another master than the prefix's shared keys, so a pipeline that mixed
+ * them (as one does on a single Redis) would be refused here rather than pass by luck.
+ */
+async function nodeNameAwayFrom(prefix: string, base: string): Promise<string> {
+  const slotOf = async (key: string): Promise<number> => Number(await admin.call('CLUSTER', 'KEYSLOT', key));
+  const shared = cluster.masterOf(await slotOf(`{${prefix}}:nodes`));
+  for (let i = 1; ; i++) {
+    const name = `${base}${i}`;
+    if (cluster.masterOf(await slotOf(`${prefix}:leases:{${name}}`)) !== shared) return name;
+  }
+}
+
 describe('one replica on a Redis Cluster', () => {
+  let name: string;
   let node: SimNode;
   let herd: RunningHerd;
 
   beforeAll(async () => {
-    node = await startSimNode({ name: 'c1', models: [{ name: MODEL }], resident: [MODEL], timeScale: 0.01 });
-    herd = await startTestHerd({ redisClusterNodes: cluster.nodes, nodes: [nodeConfig('c1', node.url)] });
+    const prefix = uniquePrefix('cluster-one');
+    name = await nodeNameAwayFrom(prefix, 'c');
+    node = await startSimNode({ name, models: [{ name: MODEL }], resident: [MODEL], timeScale: 0.01 });
+    herd = await startTestHerd({ redisClusterNodes: cluster.nodes, redisPrefix: prefix, nodes: [nodeConfig(name, node.url)] });
   });
   afterAll(async () => {
     await herd?.close(0);
@@ -44,9 +60,9 @@ describe('one replica on a Redis Cluster', () => {
     expect(r.body.done).toBe(true);
     expect(r.body.eval_count).toBe(12);
     expect((r.body.response as string).length).toBeGreaterThan(0);
-    expect(r.headers.get('x-herd-node')).toBe('c1');
+    expect(r.headers.get('x-herd-node')).toBe(name);
     const prefix = herd.core.config.redisPrefix;
-    expect(JSON.parse((await admin.hget(`{${prefix}}:nodes`, 'c1')) ?? '{}')).toMatchObject({ name: 'c1', url: node.url });
+    expect(JSON.parse((await admin.hget(`{${prefix}}:nodes`, name)) ?? '{}')).toMatchObject({ name, url: node.url });
     expect(await admin.exists(`${prefix}:nodes`)).toBe(0);
   });
 
@@ -57,7 +73,7 @@ describe('one replica on a Redis Cluster', () => {
       body: JSON.stringify({ model: 'llama3', prompt: 'Count to ten', stream: true, options: { num_predict: 20 } }),
     });
     expect(res.status).toBe(200);
-    expect(res.headers.get('x-herd-node')).toBe('c1');
+    expect(res.headers.get('x-herd-node')).toBe(name);
     const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { response?: string; done: boolean; eval_count?: number });
     expect(lines.length).toBeGreaterThan(2);
     expect(lines.slice(0, -1).every((l) => l.done === false)).toBe(true);
@@ -72,18 +88,21 @@ describe('one replica on a Redis Cluster', () => {
     expect(body.info.redis.status).toBe('up');
     const metrics = await (await fetch(`${herd.url}/metrics`)).text();
     expect(metrics).toMatch(/^herd_redis_up 1$/m);
-    expect(metrics).toMatch(/^herd_node_in_flight\{node="c1"\} 0$/m);
+    expect(metrics).toContain(`herd_node_in_flight{node="${name}"} 0\n`);
   });
 });
 
 describe('the BullMQ queue on a Redis Cluster', () => {
+  let name: string;
   let node: SimNode;
   let herd: RunningHerd;
 
   beforeAll(async () => {
-    // One slot at 100 tokens/s: the blocker holds it for a second while the others queue.
-    node = await startSimNode({ name: 'q1', models: [{ name: MODEL }], resident: [MODEL], decodeTps: 100, timeScale: 1 });
-    herd = await startTestHerd({ redisClusterNodes: cluster.nodes, nodes: [nodeConfig('q1', node.url)] });
+    const prefix = uniquePrefix('cluster-queue');
+    name = await nodeNameAwayFrom(prefix, 'q');
+    // One slot at 100 tokens/s: the blocker holds it for 2.5 s, twice its lease, while the others queue.
+    node = await startSimNode({ name, models: [{ name: MODEL }], resident: [MODEL], decodeTps: 100, timeScale: 1 });
+    herd = await startTestHerd({ redisClusterNodes: cluster.nodes, redisPrefix: prefix, leaseMs: 1200, nodes: [nodeConfig(name, node.url)] });
   });
   afterAll(async () => {
     await herd?.close(0);
@@ -93,7 +112,7 @@ describe('the BullMQ queue on a Redis Cluster', () => {
   it('queues requests beyond the free slots and starts them in priority order, then gives every slot back', async () => {
     const send = (numPredict: number, priority: number) =>
       post(`${herd.url}/ollama/generate`, { model: 'llama3', prompt: `request ${numPredict}`, priority, options: { num_predict: numPredict } });
-    const blocker = send(100, 5);
+    const blocker = send(250, 5);
     await waitFor(() => node.active() === 1, 5000, 'the blocker to start');
     const low = [31, 32, 33, 34, 35].map((n) => send(n, 5));
     await waitFor(async () => (await herd.core.queue.waitingCount()) >= 4, 5000, 'priority-5 requests to queue');
@@ -101,9 +120,15 @@ describe('the BullMQ queue on a Redis Cluster', () => {
     const prefix = herd.core.config.redisPrefix;
     expect(await admin.zcard(`{${prefix}}:bull:requests:prioritized`)).toBeGreaterThanOrEqual(4);
     const high = send(7, 1);
+    // Past its first lease period the blocker's lease was renewed, not left to expire.
+    const prefixLeases = `${prefix}:leases:{${name}}`;
+    await new Promise((r) => setTimeout(r, 1300));
+    const leases = await admin.zrange(prefixLeases, 0, -1, 'WITHSCORES');
+    expect(leases).toHaveLength(2);
+    expect(Number(leases[1])).toBeGreaterThan(Date.now());
     const replies = await Promise.all([blocker, ...low, high]);
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
-    expect(replies.every((r) => r.headers.get('x-herd-node') === 'q1')).toBe(true);
+    expect(replies.every((r) => r.headers.get('x-herd-node') === name)).toBe(true);
     expect(Number(replies[6].headers.get('x-herd-queue-ms'))).toBeGreaterThan(100);
 
     const startOf = (evalCount: number) => node.log.find((e) => e.route === '/api/generate' && e.evalCount === evalCount)!.startedAt!;
@@ -113,11 +138,11 @@ describe('the BullMQ queue on a Redis Cluster', () => {
     expect([...lowStarts].sort((a, b) => a - b)).toEqual(lowStarts);
     expect(node.maxActiveSeen()).toBe(1);
 
-    await waitFor(async () => (await herd.core.ledger.loads(['q1'])).get('q1')?.inFlight === 0, 5000, 'the lease to be released');
-    expect(await admin.zcard(`${prefix}:leases:{q1}`)).toBe(0);
-    expect(await admin.hlen(`${prefix}:lease-tokens:{q1}`)).toBe(0);
+    await waitFor(async () => (await herd.core.ledger.loads([name])).get(name)?.inFlight === 0, 5000, 'the lease to be released');
+    expect(await admin.zcard(prefixLeases)).toBe(0);
+    expect(await admin.hlen(`${prefix}:lease-tokens:{${name}}`)).toBe(0);
     expect(await herd.core.queue.waitingCount()).toBe(0);
-    const { waiting } = await herd.core.ledger.loadsAndWaiting(['q1'], herd.core.queue.waitingKeys());
+    const { waiting } = await herd.core.ledger.loadsAndWaiting([name], herd.core.queue.waitingKeys());
     expect(waiting).toBe(0);
   });
 });

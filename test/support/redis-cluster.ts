@@ -11,6 +11,8 @@ export interface RedisClusterHandle {
   nodes: { host: string; port: number }[];
   /** `host:port,host:port` as REDIS_CLUSTER_NODES takes it. */
   env: string;
+  /** Index in `nodes` of the master that serves a hash slot. */
+  masterOf(slot: number): number;
   stop(): Promise<void>;
 }
 
@@ -76,7 +78,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
     for (const a of admins) a.disconnect();
     admins.length = 0;
     const nodes = ports.map((port) => ({ host: '127.0.0.1', port }));
-    return { nodes, env: nodes.map((n) => `${n.host}:${n.port}`).join(','), stop };
+    return { nodes, env: nodes.map((n) => `${n.host}:${n.port}`).join(','), masterOf: (slot) => Math.floor(slot / per), stop };
   } catch (err) {
     await stop();
     throw err;
