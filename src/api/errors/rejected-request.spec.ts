@@ -9,6 +9,10 @@ describe('rejectedRequestRecord', () => {
     expect(r).toMatchObject({ route: '/v1/embeddings', model: '', outcome: 'rejected', status: 400, errorCode: 'HERD_BAD_REQUEST', errorMessage: 'input must be a string', replica: 'r1', retries: 0 });
   });
 
+  it('knows a route written the way Express still matches it (any case, trailing slash)', () => {
+    expect(rejectedRequestRecord(req('POST', '/API/Generate/'), 400, 'HERD_BAD_REQUEST', 'x', 'r1')).toMatchObject({ route: '/API/Generate/', outcome: 'rejected' });
+  });
+
   it('ignores other routes, other methods and server errors', () => {
     expect(rejectedRequestRecord(req('POST', '/api/show'), 400, 'HERD_BAD_REQUEST', 'x', 'r1')).toBeUndefined();
     expect(rejectedRequestRecord(req('GET', '/api/generate'), 404, 'HERD_NOT_FOUND', 'x', 'r1')).toBeUndefined();

@@ -10,6 +10,8 @@ const INFERENCE_ROUTES = new Set(['/ollama/generate', '/api/generate', '/api/cha
  * for other routes and for server errors. The model stays empty: a client's string never becomes a label.
  */
 export function rejectedRequestRecord(req: Request, status: number, code: string, message: string, replica: string): RequestRecord | undefined {
-  if (req.method !== 'POST' || !INFERENCE_ROUTES.has(req.path) || status >= 500) return undefined;
+  // Express routes match case-insensitively and with a trailing slash: so must this check.
+  const route = req.path.toLowerCase().replace(/\/+$/, '');
+  if (req.method !== 'POST' || !INFERENCE_ROUTES.has(route) || status >= 500) return undefined;
   return { id: '', route: req.path, model: '', priority: 0, replica, stream: false, durationMs: 0, outcome: 'rejected', status, errorCode: code, errorMessage: message, retries: 0, endedAt: Date.now() };
 }
