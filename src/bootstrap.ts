@@ -7,10 +7,12 @@ import { HerdExceptionFilter, writeError, type ClientError } from './api/errors/
 import { rejectedRequestRecord } from './api/errors/rejected-request';
 import { AppModule } from './app.module';
 import type { HerdConfig } from './config/herd-config';
+import { bodyParserMessage, jsonBodyProblem, noteBodyBytes } from './common/json-body-check';
 import { Logger } from './common/logger';
 import { HerdCore } from './core/herd-core';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
 import { describeTarget, type RedisTarget } from './redis/redis-connections';
+import { warnIfLocked } from './security/startup-warning';
 
 export interface RunningHerd {
   url: string;
@@ -45,13 +47,21 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forCore(core), { bodyParser: false, logger: ['error', 'warn'] });
   // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node.
-  app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/') }));
+  app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/'), verify: noteBodyBytes }));
+  // A prototype key or absurd nesting is refused before any DTO, log line or node sees the body.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const problem = jsonBodyProblem(req.body);
+    if (problem === undefined) return next();
+    const err = { status: 400, message: problem, code: 'HERD_BAD_REQUEST' };
+    recordRejection(req, err);
+    writeError(req, res, err);
+  });
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
-    const message = err.type === 'entity.parse.failed' ? `invalid JSON in request body: ${err.message}` : err.message;
-    recordRejection(req, { status, message, code: 'HERD_BAD_REQUEST' });
-    writeError(req, res, { status, message, code: 'HERD_BAD_REQUEST' });
+    const clientError = { status, message: bodyParserMessage(err, config.bodyLimit), code: 'HERD_BAD_REQUEST' };
+    recordRejection(req, clientError);
+    writeError(req, res, clientError);
   });
   app.useGlobalFilters(new HerdExceptionFilter(log, recordRejection));
   app.disable('x-powered-by');
@@ -61,6 +71,7 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
   log.info('herd is listening', { url, redis: describeTarget(target), nodes: core.fleet.nodes().length, up: core.fleet.upCount(), strategy: config.strategy, replica: config.replicaId });
+  warnIfLocked(config, log);
 
   let closing: Promise<void> | undefined;
   const close = (drainMs = 30_000): Promise<void> =>

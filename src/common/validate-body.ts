@@ -9,6 +9,9 @@ export function validateBody<T extends object>(cls: new () => T, body: unknown):
   // Request DTOs declare no conversions, so a plain copy onto an instance is all class-validator needs
   // (class-transformer's plainToInstance costs more than the validation itself on the hot path).
   const dto = Object.assign(new cls(), body);
+  // A `__proto__` key would have swapped the prototype and with it every validation rule. The body check in
+  // bootstrap refuses such keys first; this guards any path that reaches here without it.
+  if (Object.getPrototypeOf(dto) !== cls.prototype) throw HerdError.badRequest('request body must not contain the key "__proto__"');
   const errors = validateSync(dto, { forbidUnknownValues: false, stopAtFirstError: true });
   if (errors.length > 0) {
     throw HerdError.badRequest(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));

@@ -1,4 +1,4 @@
-import { DEFAULT_OUTPUT_TOKENS, estimatePromptTokens, expectedOutputTokens, learnPromptCorrection } from './estimate-request';
+import { DEFAULT_OUTPUT_TOKENS, MAX_EXPECTED_OUTPUT_TOKENS, estimatePromptTokens, expectedOutputTokens, learnPromptCorrection } from './estimate-request';
 
 describe('estimatePromptTokens', () => {
   it.each([
@@ -55,6 +55,8 @@ describe('expectedOutputTokens', () => {
     [0, undefined, DEFAULT_OUTPUT_TOKENS],
     [undefined, 0, DEFAULT_OUTPUT_TOKENS],
     [undefined, 0.2, 1],
+    [1e300, undefined, MAX_EXPECTED_OUTPUT_TOKENS],
+    [Number.MAX_SAFE_INTEGER + 2, 1e12, MAX_EXPECTED_OUTPUT_TOKENS],
   ])('num_predict %p, recent mean %p -> %p', (numPredict, mean, expected) => {
     expect(expectedOutputTokens(numPredict, mean)).toBe(expected);
   });

@@ -1,5 +1,7 @@
 /** Output length assumed for a model nothing is known about yet. */
 export const DEFAULT_OUTPUT_TOKENS = 256;
+/** No answer is longer than the largest context windows: a bigger num_predict is no more informative. */
+export const MAX_EXPECTED_OUTPUT_TOKENS = 131_072;
 export const CHARS_PER_TOKEN = 4;
 export const PROMPT_CORRECTION_ALPHA = 0.1;
 /** Below this many estimated tokens the fixed template overhead dominates the ratio: not learned from. */
@@ -35,5 +37,5 @@ export function expectedOutputTokens(numPredict: number | undefined, recentMean:
   const cap = numPredict !== undefined && Number.isFinite(numPredict) && numPredict > 0 ? numPredict : undefined;
   const mean = recentMean !== undefined && Number.isFinite(recentMean) && recentMean > 0 ? recentMean : undefined;
   const expected = cap !== undefined && mean !== undefined ? Math.min(cap, mean) : (cap ?? mean ?? DEFAULT_OUTPUT_TOKENS);
-  return Math.max(1, Math.round(expected));
+  return Math.max(1, Math.min(MAX_EXPECTED_OUTPUT_TOKENS, Math.round(expected)));
 }

@@ -2,7 +2,7 @@ import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../common/validate-body';
 import { HerdCore } from '../../core/herd-core';
-import { messagesText, numPredictOf, routeInference } from '../../proxy/route-inference';
+import { inputText, messagesText, numPredictOf, routeInference } from '../../proxy/route-inference';
 import { ChatDto, EmbedDto, EmbeddingsDto, GenerateDto } from './ollama-inference.dto';
 
 /** Ollama's inference routes, through the queue. As in Ollama, `stream` absent means true. */
@@ -48,7 +48,7 @@ export class OllamaInferenceController {
       path: '/api/embed',
       model: dto.model,
       bodyPriority: dto.priority,
-      promptText: Array.isArray(dto.input) ? dto.input.join('\n') : dto.input,
+      promptText: inputText(dto.input),
       numPredict: 0,
       stream: false,
       format: 'ndjson',

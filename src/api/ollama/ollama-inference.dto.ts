@@ -1,4 +1,5 @@
-import { IsArray, IsBoolean, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Max, Min, ValidateIf } from 'class-validator';
+import { IsBoolean, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsMessageList, IsOpenAiInput, IsTextOrTexts } from '../../common/body-validators';
 import { PRIORITY_MESSAGE } from '../../common/priority';
 
 /** Fields every routed request shares: the model, and Herd's optional priority. */
@@ -30,17 +31,17 @@ export class GenerateDto extends RoutedDto {
 
 export class ChatMessageShape {
   role!: string;
-  content?: string;
+  /** A string in Ollama; OpenAI also allows content parts (an array) or null. */
+  content?: unknown;
 }
 
 export class ChatDto extends RoutedDto {
-  @IsOptional() @IsArray({ message: 'messages must be an array' })
+  @IsOptional() @IsMessageList(false, { message: 'messages must be an array of {role, content} objects with string role and content' })
   messages?: ChatMessageShape[];
 }
 
 export class EmbedDto extends RoutedDto {
-  @ValidateIf((o: EmbedDto) => !Array.isArray(o.input))
-  @IsString({ message: 'input must be a string or an array of strings' })
+  @IsTextOrTexts({ message: 'input must be a string or an array of strings' })
   input!: string | string[];
 }
 
@@ -51,7 +52,7 @@ export class EmbeddingsDto extends RoutedDto {
 
 /** OpenAI-style bodies: `max_tokens` plays num_predict's part; `stream` defaults to false there. */
 export class OpenAiChatDto extends RoutedDto {
-  @IsArray({ message: 'messages must be an array' })
+  @IsMessageList(true, { message: 'messages must be an array of message objects, each with a string role' })
   messages!: ChatMessageShape[];
 
   @IsOptional() @IsInt({ message: 'max_tokens must be an integer' }) @Min(1, { message: 'max_tokens must be at least 1' })
@@ -59,16 +60,14 @@ export class OpenAiChatDto extends RoutedDto {
 }
 
 export class OpenAiCompletionDto extends RoutedDto {
-  @ValidateIf((o: OpenAiCompletionDto) => !Array.isArray(o.prompt))
-  @IsString({ message: 'prompt must be a string or an array of strings' })
-  prompt!: string | string[];
+  @IsOpenAiInput({ message: 'prompt must be a string, an array of strings, or token ids' })
+  prompt!: string | string[] | number[] | number[][];
 
   @IsOptional() @IsInt({ message: 'max_tokens must be an integer' }) @Min(1, { message: 'max_tokens must be at least 1' })
   max_tokens?: number;
 }
 
 export class OpenAiEmbeddingsDto extends RoutedDto {
-  @ValidateIf((o: OpenAiEmbeddingsDto) => !Array.isArray(o.input))
-  @IsString({ message: 'input must be a string or an array of strings' })
-  input!: string | string[];
+  @IsOpenAiInput({ message: 'input must be a string, an array of strings, or token ids' })
+  input!: string | string[] | number[] | number[][];
 }

@@ -2,7 +2,7 @@ import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../common/validate-body';
 import { HerdCore } from '../../core/herd-core';
-import { messagesText, routeInference } from '../../proxy/route-inference';
+import { inputText, messagesText, routeInference } from '../../proxy/route-inference';
 import { OpenAiChatDto, OpenAiCompletionDto, OpenAiEmbeddingsDto } from '../ollama/ollama-inference.dto';
 
 /** OpenAI-compatible inference routes, through the queue; nodes answer them natively (Ollama serves /v1). */
@@ -33,7 +33,7 @@ export class OpenAiInferenceController {
       path: '/v1/completions',
       model: dto.model,
       bodyPriority: dto.priority,
-      promptText: Array.isArray(dto.prompt) ? dto.prompt.join('\n') : dto.prompt,
+      promptText: inputText(dto.prompt),
       numPredict: dto.max_tokens,
       stream: dto.stream ?? false,
       format: 'sse',
@@ -48,7 +48,7 @@ export class OpenAiInferenceController {
       path: '/v1/embeddings',
       model: dto.model,
       bodyPriority: dto.priority,
-      promptText: Array.isArray(dto.input) ? dto.input.join('\n') : dto.input,
+      promptText: inputText(dto.input),
       numPredict: 0,
       stream: false,
       format: 'sse',
