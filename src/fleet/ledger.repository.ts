@@ -2,18 +2,31 @@ import type { ChainableCommander } from 'ioredis';
 import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 
+/**
+ * Every lease and placing mark expires by Redis' clock (TIME inside the script), never a replica's: replicas
+ * whose clocks disagree still agree on which slots are held. The milliseconds line is shared by every script.
+ */
+const NOW_MS = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
 /** Takes a slot on a node if one is free. Expired leases (their replica died) are dropped first. */
-const RESERVE = `
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+const RESERVE = `${NOW_MS}
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 if #expired > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   redis.call('HDEL', KEYS[2], unpack(expired))
 end
-if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. string.format('%d', now) .. ':' .. ARGV[5])
 return 1`;
+
+/** Extends the leases still held on one node (a lease already gone stays gone: ZADD XX). */
+const RENEW = `${NOW_MS}
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i]) end
+return #ARGV - 1`;
 
 /** Gives a slot back and tells every replica that a slot on this node is free. */
 const RELEASE = `
@@ -22,11 +35,28 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 if removed == 1 then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return removed`;
 
-/** Live leases of one node with what each carries ("tokens:startedAt:estimateMs"). */
-const LOAD = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-if #ids == 0 then return {} end
-return redis.call('HMGET', KEYS[2], unpack(ids))`;
+/** Redis' time, then what each live lease of one node carries ("tokens:startedAt:estimateMs"). */
+const LOAD = `${NOW_MS}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+if #ids == 0 then return { string.format('%d', now) } end
+local out = redis.call('HMGET', KEYS[2], unpack(ids))
+table.insert(out, 1, string.format('%d', now))
+return out`;
+
+/** A worker is placing this request until TTL ms from now (renewed while it waits). */
+const MARK_PLACING = `${NOW_MS}
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+return 1`;
+
+/** Placements under way (marks not yet expired). */
+const COUNT_PLACING = `${NOW_MS}
+return redis.call('ZCOUNT', KEYS[1], now, '+inf')`;
+
+/** A placement ended: drop its mark, and any marks that expired (their worker died). */
+const UNMARK_PLACING = `${NOW_MS}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return 1`;
 
 /**
  * Tokens a running request still has to process, assuming it progresses evenly over its estimated time.
@@ -56,8 +86,12 @@ export class LedgerRepository {
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('herdReserve', { numberOfKeys: 2, lua: RESERVE });
+    redis.defineCommand('herdRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
+    redis.defineCommand('herdMarkPlacing', { numberOfKeys: 1, lua: MARK_PLACING });
+    redis.defineCommand('herdCountPlacing', { numberOfKeys: 1, lua: COUNT_PLACING });
+    redis.defineCommand('herdUnmarkPlacing', { numberOfKeys: 1, lua: UNMARK_PLACING });
   }
 
   private call(name: string, ...args: (string | number)[]): Promise<unknown> {
@@ -65,9 +99,8 @@ export class LedgerRepository {
     return fn.apply(this.redis, args);
   }
 
-  async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number, now = Date.now()): Promise<boolean> {
-    const carried = `${Math.round(tokens)}:${now}:${Math.round(estimateMs)}`;
-    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), now, now + leaseMs, slots, requestId, carried);
+  async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number): Promise<boolean> {
+    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), leaseMs, slots, requestId, Math.round(tokens), Math.round(estimateMs));
     return ok === 1;
   }
 
@@ -76,22 +109,27 @@ export class LedgerRepository {
     return removed === 1;
   }
 
-  /** Extends the leases still held (a lease already gone stays gone: ZADD XX). */
-  async renew(leases: { node: string; requestId: string }[], leaseMs: number, now = Date.now()): Promise<void> {
+  /** Extends the leases still held, one script call per node (each node's leases live in their own slot). */
+  async renew(leases: { node: string; requestId: string }[], leaseMs: number): Promise<void> {
     if (leases.length === 0) return;
+    const byNode = new Map<string, string[]>();
+    for (const l of leases) {
+      const ids = byNode.get(l.node);
+      if (ids) ids.push(l.requestId);
+      else byNode.set(l.node, [l.requestId]);
+    }
     if (this.redis.isCluster) {
-      // Each node's leases live in their own slot: one ZADD each (auto-pipelining batches them per cluster node).
-      await Promise.all(leases.map((l) => this.redis.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId)));
+      await Promise.all([...byNode].map(([node, ids]) => this.call('herdRenew', this.keys.leases(node), leaseMs, ...ids)));
       return;
     }
-    const pipe = this.redis.pipeline();
-    for (const l of leases) pipe.zadd(this.keys.leases(l.node), 'XX', now + leaseMs, l.requestId);
-    await pipe.exec();
+    const pipe = this.redis.pipeline() as unknown as Record<string, (...a: (string | number)[]) => void> & ChainableCommander;
+    for (const [node, ids] of byNode) pipe.herdRenew(this.keys.leases(node), leaseMs, ...ids);
+    await execAll(pipe);
   }
 
   /** In-flight and backlog for each node, in one round trip. */
-  async loads(nodes: string[], now = Date.now()): Promise<Map<string, NodeLoad>> {
-    return (await this.loadsAndWaiting(nodes, undefined, now)).loads;
+  async loads(nodes: string[]): Promise<Map<string, NodeLoad>> {
+    return (await this.loadsAndWaiting(nodes, undefined)).loads;
   }
 
   /**
@@ -101,27 +139,29 @@ export class LedgerRepository {
    * On a single Redis this is one pipeline. On a cluster a pipeline must stay in one slot, so each node's load is
    * its own call and the queue counts (all under the shared hash tag) one pipeline, all sent in parallel.
    */
-  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined, now = Date.now()): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number }> {
+  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number }> {
     const loads = new Map<string, NodeLoad>();
     if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0 };
     let leaseLists: (string | null)[][];
     let counts: number[];
     if (this.redis.isCluster) {
       [leaseLists, counts] = await Promise.all([
-        Promise.all(nodes.map((n) => this.call('herdLoad', this.keys.leases(n), this.keys.leaseTokens(n), now) as Promise<(string | null)[]>)),
-        queue ? execAll(this.queueCounts(this.redis.pipeline(), queue, now)).then((r) => r.map(Number)) : Promise.resolve([]),
+        Promise.all(nodes.map((n) => this.call('herdLoad', this.keys.leases(n), this.keys.leaseTokens(n)) as Promise<(string | null)[]>)),
+        queue ? execAll(this.queueCounts(this.redis.pipeline(), queue)).then((r) => r.map(Number)) : Promise.resolve([]),
       ]);
     } else {
       const pipe = this.redis.pipeline();
-      for (const n of nodes) this.loadOf(pipe, n, now);
-      if (queue) this.queueCounts(pipe, queue, now);
+      for (const n of nodes) this.loadOf(pipe, n);
+      if (queue) this.queueCounts(pipe, queue);
       const results = await execAll(pipe);
       leaseLists = results.slice(0, nodes.length) as (string | null)[][];
       counts = results.slice(nodes.length).map(Number);
     }
     nodes.forEach((n, i) => {
-      const leases = leaseLists[i];
-      loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, now), 0) });
+      // The first entry is Redis' clock, which stamped the leases' start times.
+      const [now, ...leases] = leaseLists[i];
+      const redisNow = Number(now);
+      loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, redisNow), 0) });
     });
     // The queue counts end with the placing count.
     const queued = counts.slice(0, -1).reduce((sum, c) => sum + c, 0);
@@ -129,23 +169,24 @@ export class LedgerRepository {
     return { loads, waiting: queued + placing, queued, placing };
   }
 
-  private loadOf(pipe: ChainableCommander, node: string, now: number): void {
-    (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(node), this.keys.leaseTokens(node), now);
+  private loadOf(pipe: ChainableCommander, node: string): void {
+    (pipe as unknown as Record<string, (...a: (string | number)[]) => void>).herdLoad(this.keys.leases(node), this.keys.leaseTokens(node));
   }
 
-  private queueCounts(pipe: ChainableCommander, queue: { zsets: string[]; lists: string[] }, now: number): ChainableCommander {
+  private queueCounts(pipe: ChainableCommander, queue: { zsets: string[]; lists: string[] }): ChainableCommander {
     for (const z of queue.zsets) pipe.zcard(z);
     for (const l of queue.lists) pipe.llen(l);
-    return pipe.zcount(this.keys.placing, now, '+inf');
+    (pipe as unknown as Record<string, (...a: string[]) => void>).herdCountPlacing(this.keys.placing);
+    return pipe;
   }
 
-  /** Marks a request as being placed by a worker until `expiresAt` (renewed while it waits). */
-  async markPlacing(requestId: string, expiresAt: number): Promise<void> {
-    await this.redis.zadd(this.keys.placing, expiresAt, requestId);
+  /** Marks a request as being placed by a worker for the next `ttlMs` (renewed while it waits). */
+  async markPlacing(requestId: string, ttlMs: number): Promise<void> {
+    await this.call('herdMarkPlacing', this.keys.placing, ttlMs, requestId);
   }
 
-  async unmarkPlacing(requestId: string, now = Date.now()): Promise<void> {
-    await this.redis.pipeline().zrem(this.keys.placing, requestId).zremrangebyscore(this.keys.placing, '-inf', now).exec();
+  async unmarkPlacing(requestId: string): Promise<void> {
+    await this.call('herdUnmarkPlacing', this.keys.placing, requestId);
   }
 }
 

@@ -1,3 +1,5 @@
+import { Listeners } from '../common/listeners';
+
 /** What happened to one request, emitted once when it ends (metrics, logs and the dashboard listen). */
 export interface RequestRecord {
   id: string;
@@ -29,21 +31,16 @@ export interface RequestRecord {
 
 export type RequestListener = (record: RequestRecord) => void;
 
+/** Emitted once per request; a listener's bug never breaks a request or the other listeners. */
 export class RequestEvents {
-  private readonly listeners: RequestListener[] = [];
+  private readonly listeners = new Listeners<[RequestRecord]>();
 
   on(fn: RequestListener): void {
-    this.listeners.push(fn);
+    this.listeners.add(fn);
   }
 
   emit(record: RequestRecord): void {
-    for (const fn of this.listeners) {
-      try {
-        fn(record);
-      } catch {
-        // a listener's bug must never break a request
-      }
-    }
+    this.listeners.emit(record);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { RedisLike } from '../redis/redis-connections';
 import type { RedisKeys } from '../redis/redis-keys';
 import { HerdError } from '../common/herd-error';
+import { Listeners } from '../common/listeners';
 import type { Grant } from './ticket';
 
 type Message =
@@ -19,7 +20,7 @@ interface Pending {
  */
 export class Handoff {
   private readonly grants = new Map<string, Pending>();
-  private readonly cancelListeners: ((id: string) => void)[] = [];
+  private readonly cancelListeners = new Listeners<[string]>();
   /** Grants that arrived for requests this replica no longer waits for (cancelled, timed out). */
   orphanHandler: (grant: Grant) => void = () => undefined;
 
@@ -34,7 +35,7 @@ export class Handoff {
     await subscriber.subscribe(mine, this.keys.cancelChannel);
     subscriber.on('message', (channel: string, raw: string) => {
       if (channel === this.keys.cancelChannel) {
-        for (const fn of this.cancelListeners) fn(raw);
+        this.cancelListeners.emit(raw);
       } else if (channel === mine) {
         this.receive(JSON.parse(raw) as Message);
       }
@@ -94,11 +95,11 @@ export class Handoff {
   }
 
   onCancel(fn: (id: string) => void): void {
-    this.cancelListeners.push(fn);
+    this.cancelListeners.add(fn);
   }
 
   async broadcastCancel(id: string): Promise<void> {
-    for (const fn of this.cancelListeners) fn(id);
+    this.cancelListeners.emit(id);
     await this.publisher.publish(this.keys.cancelChannel, id);
   }
 }
