@@ -38,6 +38,7 @@ describe('shipped fleet files', () => {
       expect(node.models.length).toBeLessThanOrEqual(3);
     }
     expect(cfg.nodes.some((n) => n.models.some((m) => m.name === 'nomic-embed-text:latest'))).toBe(true);
+    expect(cfg.nodes.some((n) => n.caseSensitiveNames === true && n.models.some((m) => m.name === 'hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M'))).toBe(true);
     expect(cfg.timeScale).toBeGreaterThan(0);
     expect(cfg.timeScale).toBeLessThan(1);
   });

@@ -35,6 +35,8 @@ interface KnownModel {
 /** Real figures of a few popular library models, so tags/show look familiar. First matching prefix wins. */
 const KNOWN_MODELS: readonly KnownModel[] = [
   { prefix: 'llama3.2', family: 'llama', parameterSize: '3.2B', sizeBytes: 2_019_393_189, quantization: 'Q4_K_M', contextLength: 131_072 },
+  // Hugging Face GGUF, as `ollama pull hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M` lists it (mixed case kept).
+  { prefix: 'llama-3.2-1b-instruct', family: 'llama', parameterSize: '1.2B', sizeBytes: 807_694_464, quantization: 'Q4_K_M', contextLength: 131_072 },
   { prefix: 'llama3.1', family: 'llama', parameterSize: '8.0B', sizeBytes: 4_920_753_328, quantization: 'Q4_K_M', contextLength: 131_072 },
   { prefix: 'llama3', family: 'llama', parameterSize: '8.0B', sizeBytes: 4_661_224_676, quantization: 'Q4_0', contextLength: 8192 },
   { prefix: 'qwen2.5', family: 'qwen2', parameterSize: '7.6B', sizeBytes: 4_683_087_332, quantization: 'Q4_K_M', contextLength: 32_768 },

@@ -1,7 +1,7 @@
 import { raceAbort } from './clock';
 import { DEFAULT_KEEP_ALIVE_MS } from './keep-alive';
 import type { ModelEntry } from './model-catalog';
-import { modelKey } from './model-names';
+import { modelKey, normaliseModelName } from './model-names';
 
 interface Residency {
   lastUsed: number;
@@ -43,10 +43,14 @@ export class ModelStore {
     /** Performs the (simulated) load delay of one model; never rejects. */
     private readonly loadDelay: (entry: ModelEntry) => Promise<void>,
     private readonly now: () => number = Date.now,
+    /** Requests find a model only under its exact spelling (see SimNodeOptions.caseSensitiveNames). */
+    private readonly caseSensitive = false,
   ) {}
 
+  /** The model a request names: any case, or (case-sensitive store) exactly as stored, `:latest` implied. */
   find(name: string): ModelEntry | undefined {
-    return this.models.get(modelKey(name));
+    const entry = this.models.get(modelKey(name));
+    return entry && (!this.caseSensitive || entry.name === normaliseModelName(name)) ? entry : undefined;
   }
 
   list(): ModelEntry[] {
@@ -57,10 +61,10 @@ export class ModelStore {
     this.models.set(entry.key, entry);
   }
 
-  /** Removes the model from disk and memory. False when it did not exist. */
+  /** Removes the model from disk and memory. False when it did not exist (under that spelling, if case-sensitive). */
   remove(name: string): boolean {
     const key = modelKey(name);
-    if (!this.models.delete(key)) return false;
+    if (!this.find(name) || !this.models.delete(key)) return false;
     this.resident.delete(key);
     return true;
   }
@@ -68,7 +72,8 @@ export class ModelStore {
   /** Marks models as loaded at start; they stay until a request gives them a keep_alive. */
   preload(names: readonly string[]): void {
     for (const name of names) {
-      const entry = this.find(name);
+      // Configuration, not a request: any case.
+      const entry = this.models.get(modelKey(name));
       if (entry) this.resident.set(entry.key, { lastUsed: this.now(), expiresAt: Infinity });
     }
     this.trim();

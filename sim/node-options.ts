@@ -17,6 +17,7 @@ export interface ResolvedNodeOptions {
   timeScale: number;
   version: string;
   maxOutputTokens: number;
+  caseSensitiveNames: boolean;
 }
 
 export const NODE_DEFAULTS = {
@@ -32,6 +33,7 @@ export const NODE_DEFAULTS = {
   timeScale: 1,
   version: '0.12.6',
   maxOutputTokens: 1024,
+  caseSensitiveNames: false,
 } as const;
 
 type Check = (value: unknown) => string | null;
@@ -49,6 +51,7 @@ const numberAtLeast =
   (v) =>
     typeof v === 'number' && Number.isFinite(v) && v >= min ? null : `must be a number >= ${min}`;
 const aString: Check = (v) => (typeof v === 'string' ? null : 'must be a string');
+const aBoolean: Check = (v) => (typeof v === 'boolean' ? null : 'must be true or false');
 const aPort: Check = (v) =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535 ? null : 'must be an integer from 0 to 65535';
 
@@ -65,6 +68,7 @@ const NODE_CHECKS: Record<string, Check> = {
   timeScale: numberAtLeast(0),
   version: aString,
   maxOutputTokens: integerAtLeast(1),
+  caseSensitiveNames: aBoolean,
 };
 
 const MODEL_CHECKS: Record<string, Check> = {
@@ -161,5 +165,6 @@ export function resolveNodeOptions(opts: SimNodeOptions): ResolvedNodeOptions {
     timeScale: opts.timeScale ?? NODE_DEFAULTS.timeScale,
     version: opts.version ?? NODE_DEFAULTS.version,
     maxOutputTokens: opts.maxOutputTokens ?? NODE_DEFAULTS.maxOutputTokens,
+    caseSensitiveNames: opts.caseSensitiveNames ?? NODE_DEFAULTS.caseSensitiveNames,
   };
 }

@@ -50,6 +50,7 @@ class SimNodeImpl implements SimNode, NodeServices {
       this.options.maxLoadedModels,
       () => sleep(this.options.loadMs * this.delayFactor()),
       nowMs,
+      this.options.caseSensitiveNames,
     );
     for (const model of this.options.models) this.store.put(describeModel(model, this.startedAt));
     this.store.preload(this.options.resident);

@@ -40,6 +40,12 @@ export interface SimNodeOptions {
   version?: string;
   /** Cap for drawn output lengths (not for an explicit num_predict / max_tokens). Default 1024. */
   maxOutputTokens?: number;
+  /**
+   * Find models only under their exact spelling (the tag still defaults to `latest`), as older Ollama servers
+   * on case-sensitive file systems did: `TinyLlama` is "not found" on a node that has `tinyllama:latest`.
+   * Default false: case-insensitive, like current Ollama.
+   */
+  caseSensitiveNames?: boolean;
 }
 
 export type SimOutcome = 'ok' | 'canceled' | 'error' | 'busy' | 'not_found' | 'bad_request' | 'fault';

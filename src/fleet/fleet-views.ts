@@ -1,9 +1,16 @@
 import type { OllamaTagEntry } from './fleet.types';
+import { normalizeModelName } from '../scheduler/model-name';
 
 /** One entry per model name across nodes (the first node's entry wins; nodes are sorted by name). */
 export function unionTags(perNode: OllamaTagEntry[][]): OllamaTagEntry[] {
+  // One entry per model as Ollama matches names; the first node's spelling is the one listed.
   const byName = new Map<string, OllamaTagEntry>();
-  for (const entries of perNode) for (const e of entries) if (!byName.has(e.name)) byName.set(e.name, e);
+  for (const entries of perNode) {
+    for (const e of entries) {
+      const key = normalizeModelName(e.name);
+      if (!byName.has(key)) byName.set(key, e);
+    }
+  }
   return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -2,13 +2,14 @@ import type { RedisLike } from '../redis/redis-connections';
 import type { NodeConfig } from '../config/herd-config';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates } from '../scheduler/scheduler.types';
+import { normalizeModelName } from '../scheduler/model-name';
 import type { NodeHealth } from './fleet.types';
 import type { CircuitState } from './circuit-breaker';
 
 export interface FleetState {
   nodes: NodeConfig[];
   health: Map<string, NodeHealth>;
-  /** Keyed `node|model`. */
+  /** Keyed `node|model` (rateKey: the model's normalised name). */
   rates: Map<string, ModelRates>;
   circuits: Map<string, CircuitState>;
 }
@@ -25,8 +26,9 @@ function parseAll<T>(hash: Record<string, string>): Map<string, T> {
   return out;
 }
 
+/** Where a node's learned rates for a model live: one key per model however it is spelled. */
 export function rateKey(node: string, model: string): string {
-  return `${node}|${model}`;
+  return `${node}|${normalizeModelName(model)}`;
 }
 
 /** The fleet registry, node health and learned rates in Redis: the source of truth every replica reads. */

@@ -2,10 +2,12 @@ import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import type { RedisKeys } from '../redis/redis-keys';
 import type { FleetSnapshot, ModelRates, NodeSnapshot } from '../scheduler/scheduler.types';
+import { findModel, normalizeModelName, sameModel } from '../scheduler/model-name';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
 import { rateKey, type FleetRepository, type FleetState } from './fleet.repository';
 import type { NodeHealth, OllamaPs, OllamaTags } from './fleet.types';
 import type { NodeLoad } from './ledger.repository';
+import { Listeners } from '../common/listeners';
 import type { Logger } from '../common/logger';
 import { admits, circuitView, recordFailure, recordSuccess, startProbe, CLOSED, type CircuitState } from './circuit-breaker';
 
@@ -22,7 +24,9 @@ export class FleetService {
   private state: FleetState = { nodes: [], health: new Map(), rates: new Map(), circuits: new Map() };
   private byName = new Map<string, NodeConfig>();
   private timer?: NodeJS.Timeout;
-  private listeners: (() => void)[] = [];
+  /** /api/tags re-reads in progress, by node (see recheckModel). */
+  private readonly tagChecks = new Map<string, Promise<boolean | undefined>>();
+  private readonly listeners: Listeners<[]>;
 
   constructor(
     private readonly repo: FleetRepository,
@@ -30,7 +34,9 @@ export class FleetService {
     private readonly config: HerdConfig,
     private readonly keys: RedisKeys,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.listeners = new Listeners((err) => this.log.error('fleet change listener failed', { error: (err as Error)?.stack ?? String(err) }));
+  }
 
   async start(subscriber: RedisLike): Promise<void> {
     const seeded = await this.repo.seed(this.config.nodes);
@@ -51,7 +57,7 @@ export class FleetService {
 
   /** Called after every refresh (the dispatcher re-evaluates waiting requests). */
   onChange(fn: () => void): void {
-    this.listeners.push(fn);
+    this.listeners.add(fn);
   }
 
   private async tick(): Promise<void> {
@@ -75,7 +81,7 @@ export class FleetService {
   }
 
   private notify(): void {
-    for (const fn of this.listeners) fn();
+    this.listeners.emit();
   }
 
   /**
@@ -84,19 +90,57 @@ export class FleetService {
    */
   async markResident(name: string, model: string): Promise<void> {
     const h = this.state.health.get(name);
-    if (!h || h.resident.includes(model)) return;
-    const next: NodeHealth = { ...h, resident: [...h.resident, model] };
+    if (!h || h.resident.some((r) => sameModel(r, model))) return;
+    // Under the node's own spelling, as its /api/ps would list it.
+    const next: NodeHealth = { ...h, resident: [...h.resident, this.modelNameOn(name, model) ?? model] };
     this.state.health.set(name, next);
     await this.repo.saveHealth(new Map([[name, next]]));
   }
 
-  /** A node answered that it lacks a model: drop it from the node's list here and in Redis, and poll soon. */
-  async forgetModel(name: string, model: string): Promise<void> {
+  /** How the node spells `model` in its /api/tags (as of the last poll), or undefined when it does not list it. */
+  modelNameOn(name: string, model: string): string | undefined {
     const h = this.state.health.get(name);
-    if (!h) return;
-    const next: NodeHealth = { ...h, models: h.models.filter((m) => m.name !== model), tags: h.tags?.filter((t) => t.name !== model) };
+    return h ? findModel(h.models, model)?.name : undefined;
+  }
+
+  /**
+   * A node answered that it lacks `model`. One request's word does not take a model away from the fleet (a
+   * name the node spells differently, a model being re-pulled): the node's /api/tags is read again now and
+   * becomes its model list, so the model is gone only when the node no longer lists it. Resolves to whether
+   * the node still lists the model (undefined when the node could not be asked; nothing changes then).
+   * Concurrent checks of one node share one /api/tags call.
+   */
+  async recheckModel(name: string, model: string): Promise<boolean | undefined> {
+    let check = this.tagChecks.get(name);
+    if (!check) {
+      check = this.refreshTags(name).finally(() => this.tagChecks.delete(name));
+      this.tagChecks.set(name, check);
+    }
+    const listed = await check;
+    return listed === undefined ? undefined : this.modelNameOn(name, model) !== undefined;
+  }
+
+  /** Reads one node's /api/tags into its health entry (here and in Redis); false when the node left the fleet. */
+  private async refreshTags(name: string): Promise<boolean | undefined> {
+    const node = this.byName.get(name);
+    if (!node) return false;
+    let tags: OllamaTags;
+    try {
+      tags = await this.client.getJson<OllamaTags>(node, '/api/tags', Math.max(500, this.config.connectTimeoutMs * 2));
+    } catch (err) {
+      this.log.warn('could not re-read a node’s models; keeping what the last poll saw', { node: name, error: (err as Error).message });
+      return undefined;
+    }
+    const h = this.state.health.get(name);
+    if (!h) return false;
+    const entries = tags.models ?? [];
+    const models = entries.map((m) => ({ name: m.name, sizeBytes: m.size }));
+    const gone = h.models.filter((m) => !findModel(models, m.name)).map((m) => m.name);
+    if (gone.length > 0) this.log.warn('node no longer lists models; removed from its list', { node: name, models: gone });
+    const next: NodeHealth = { ...h, models, tags: entries, resident: h.resident.filter((r) => findModel(models, r)) };
     this.state.health.set(name, next);
     await this.repo.saveHealth(new Map([[name, next]]));
+    return true;
   }
 
   /** Polls /api/tags and /api/ps of every node and stores the result for all replicas. */
@@ -209,6 +253,7 @@ export class FleetService {
     return circuitView(this.state.circuits.get(name), Date.now()) === 'closed' ? 'healthy' : 'degraded';
   }
 
+  /** Learned rates of a model on a node, however the model is spelled. */
   rates(node: string, model: string): ModelRates | undefined {
     return this.state.rates.get(rateKey(node, model));
   }
@@ -239,7 +284,7 @@ export class FleetService {
     let presence: 'absent' | 'known' | 'up' = 'absent';
     for (const n of this.state.nodes) {
       const h = this.state.health.get(n.name);
-      if (!h?.models.some((m) => m.name === model)) continue;
+      if (!h || !findModel(h.models, model)) continue;
       if (h.reachable) return 'up';
       presence = 'known';
     }
@@ -252,7 +297,7 @@ export class FleetService {
     return this.state.nodes.filter((n) => {
       if (n.draining || !admits(this.state.circuits.get(n.name), now)) return false;
       const h = this.state.health.get(n.name);
-      return h?.reachable === true && h.models.some((m) => m.name === model);
+      return h?.reachable === true && findModel(h.models, model) !== undefined;
     });
   }
 
@@ -271,10 +316,12 @@ export class FleetService {
       nodes: nodes.map((n): NodeSnapshot => {
         const h = this.state.health.get(n.name);
         const load = loads.get(n.name) ?? { inFlight: 0, backlogTokens: 0 };
+        // Keyed by the normalised name, as the scheduler looks rates up (ratesFor).
         const rates: NodeSnapshot['rates'] = {};
         for (const m of h?.models ?? []) {
-          const r = this.state.rates.get(rateKey(n.name, m.name));
-          if (r) rates[m.name] = r;
+          const key = normalizeModelName(m.name);
+          const r = this.state.rates.get(rateKey(n.name, key));
+          if (r) rates[key] = r;
         }
         return {
           name: n.name,

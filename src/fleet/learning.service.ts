@@ -8,9 +8,10 @@ import {
   foldObservation,
   learnPromptCorrection,
   observationFromFinalChunk,
+  normalizeModelName,
   type FinalChunkTimings,
 } from '../scheduler';
-import type { FleetRepository } from './fleet.repository';
+import { rateKey, type FleetRepository } from './fleet.repository';
 
 /** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
 const FLUSH_MS = 250;
@@ -53,8 +54,9 @@ export class LearningService {
     this.stats = next;
   }
 
+  /** `model` is the normalised name (the key stats and rates are kept under). */
   estimate(model: string, promptText: string, numPredict: number | undefined): RequestEstimate {
-    const s = this.stats.get(model);
+    const s = this.stats.get(normalizeModelName(model));
     const outputTokens = expectedOutputTokens(numPredict, s?.meanOutputTokens);
     return {
       model,
@@ -66,9 +68,10 @@ export class LearningService {
 
   /** Folds one final chunk into the shared averages. Called after the client has its answer. */
   async learn(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
-    const rates = foldObservation(this.ratesOf(node, estimate.model), observationFromFinalChunk(chunk, streamsAtStart));
-    this.setLocalRates(node, estimate.model, rates);
-    const prev = this.stats.get(estimate.model) ?? {};
+    const model = normalizeModelName(estimate.model);
+    const rates = foldObservation(this.ratesOf(node, model), observationFromFinalChunk(chunk, streamsAtStart));
+    this.setLocalRates(node, model, rates);
+    const prev = this.stats.get(model) ?? {};
     const next: ModelStats = { ...prev };
     // Output length is learned only from answers that ended on their own: a num_predict cap says nothing about it.
     if (numPredict === undefined && typeof chunk.eval_count === 'number') {
@@ -77,9 +80,9 @@ export class LearningService {
     if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0) {
       next.promptCorrection = learnPromptCorrection(prev.promptCorrection, estimate.promptTokens / (prev.promptCorrection ?? 1), chunk.prompt_eval_count);
     }
-    this.stats.set(estimate.model, next);
-    this.dirtyRates.set(`${node}|${estimate.model}`, { node, model: estimate.model, rates });
-    this.dirtyStats.add(estimate.model);
+    this.stats.set(model, next);
+    this.dirtyRates.set(rateKey(node, model), { node, model, rates });
+    this.dirtyStats.add(model);
     if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
       this.flushTimer.unref();
@@ -101,7 +104,7 @@ export class LearningService {
       ]);
     } catch {
       // Redis away: what was learned here stays in memory and goes out with the next flush
-      for (const r of rates) if (!this.dirtyRates.has(`${r.node}|${r.model}`)) this.dirtyRates.set(`${r.node}|${r.model}`, r);
+      for (const r of rates) if (!this.dirtyRates.has(rateKey(r.node, r.model))) this.dirtyRates.set(rateKey(r.node, r.model), r);
       for (const m of models) this.dirtyStats.add(m);
     }
   }

@@ -8,9 +8,13 @@ import { classifyUpstreamError } from '../upstream/upstream-error';
 
 export type StreamFormat = 'ndjson' | 'sse';
 
-/** The node's answer to a non-streamed request, passed through byte for byte (its status too, 4xx included). */
+/**
+ * The node's answer to a non-streamed request, passed through byte for byte (its status too, 4xx included),
+ * except for the echoed model name when the node was sent its own spelling (ModelEcho).
+ */
 export async function relayWhole(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt): Promise<void> {
-  const text = await upstream.body.text();
+  const raw = await upstream.body.text();
+  const text = attempt.echo ? attempt.echo.text(raw) : raw;
   attempt.upstreamDone();
   attempt.committed = true;
   attempt.firstByteAt = performance.now();
@@ -25,10 +29,31 @@ export async function relayWhole(upstream: Dispatcher.ResponseData, res: Respons
   }
 }
 
-/** Last complete line of a stream, for the final chunk's timings. */
-function lastLine(tail: string): string {
-  const lines = tail.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines[lines.length - 1] ?? '';
+/**
+ * The last bytes of a stream (at least `keep` of them), held as the chunks they came in: nothing is copied per
+ * chunk, only once at the end, where the final line is read.
+ */
+class StreamTail {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly keep = 8192) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.chunks.length > 1 && this.size - this.chunks[0].length >= this.keep) this.size -= this.chunks.shift()!.length;
+  }
+
+  text(): string {
+    return this.chunks.length === 1 ? this.chunks[0].toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+  }
+
+  /** Last complete line, for the final chunk's timings. */
+  lastLine(): string {
+    const lines = this.text().split('\n').map((l) => l.trim()).filter(Boolean);
+    return lines[lines.length - 1] ?? '';
+  }
 }
 
 /**
@@ -38,7 +63,7 @@ function lastLine(tail: string): string {
  */
 export async function relayStream(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt, format: StreamFormat): Promise<void> {
   if (upstream.statusCode !== 200) return relayWhole(upstream, res, attempt);
-  let tail = '';
+  const tail = new StreamTail();
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
       if (!attempt.committed) {
@@ -51,19 +76,24 @@ export async function relayStream(upstream: Dispatcher.ResponseData, res: Respon
         res.setHeader('X-Accel-Buffering', 'no');
       }
       // With the signal: a client that leaves while the socket is full never sends 'drain'.
-      if (!res.write(chunk)) await once(res, 'drain', { signal: attempt.signal });
-      tail = (tail + chunk.toString('utf8')).slice(-8192);
+      if (!res.write(attempt.echo ? attempt.echo.chunk(chunk) : chunk)) await once(res, 'drain', { signal: attempt.signal });
+      tail.push(chunk);
     }
   } catch (err) {
     // A node that dies mid-body gets a clear message (and, before the first byte, a retry elsewhere).
     if (attempt.signal.aborted) throw err;
     // The error line that follows must not be glued to a half-written line or event.
     const end = format === 'ndjson' ? '\n' : '\n\n';
-    if (attempt.committed && !res.writableEnded && !tail.endsWith(end)) res.write(format === 'sse' && tail.endsWith('\n') ? '\n' : end);
+    const held = attempt.echo?.end();
+    if (held && attempt.committed && !res.writableEnded) res.write(held);
+    const text = tail.text();
+    if (attempt.committed && !res.writableEnded && !text.endsWith(end)) res.write(format === 'sse' && text.endsWith('\n') ? '\n' : end);
     throw classifyUpstreamError(err, attempt.node.name);
   }
   attempt.upstreamDone();
-  const last = lastLine(tail);
+  const held = attempt.echo?.end();
+  if (held) res.write(held);
+  const last = tail.lastLine();
   if (format === 'ndjson') {
     let final: (FinalChunkTimings & { done?: boolean; error?: string; status?: string }) | undefined;
     try {

@@ -2,6 +2,8 @@ import type { Request, Response } from 'express';
 import { resolvePriority } from '../common/priority';
 import type { HerdCore } from '../core/herd-core';
 import { normalizeModelName } from '../scheduler';
+import { CHARS_PER_TOKEN } from '../scheduler/estimate-request';
+import { bodyBytesOf } from '../common/json-body-check';
 import { clientAbortSignal } from './client-signal';
 import { relayStream, relayWhole, type StreamFormat } from './relay';
 
@@ -25,11 +27,13 @@ export async function routeInference(core: HerdCore, req: Request, res: Response
     {
       route: req.path,
       model: normalizeModelName(spec.model),
+      requestedModel: spec.model,
       priority,
       promptText: spec.promptText,
       numPredict: spec.numPredict,
       upstreamPath: spec.path,
       upstreamBody: { ...body, stream: spec.stream },
+      bodyBytes: bodyBytesOf(req),
       stream: spec.stream,
     },
     clientAbortSignal(res),
@@ -41,6 +45,14 @@ export async function routeInference(core: HerdCore, req: Request, res: Response
 export function numPredictOf(options: Record<string, unknown> | undefined): number | undefined {
   const n = options?.num_predict;
   return typeof n === 'number' && Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+/** The text of an `input`/`prompt` list, for the estimate; a token id counts as one token's worth of text. */
+export function inputText(input: string | string[] | number[] | number[][]): string {
+  if (typeof input === 'string') return input;
+  const tokens = (input as unknown[]).flat().filter((t) => typeof t === 'number').length;
+  const texts = (input as unknown[]).filter((t): t is string => typeof t === 'string');
+  return texts.join('\n') + ' '.repeat(tokens * CHARS_PER_TOKEN);
 }
 
 /** Concatenated text content of chat messages, for the estimate. */

@@ -1,13 +1,13 @@
-import { normalizeModelName } from './model-name';
+import { findModel } from './model-name';
 import type { FleetSnapshot, NodeModel, NodeSnapshot } from './scheduler.types';
 
 export type IneligibleReason = 'unhealthy' | 'draining' | 'no-slots' | 'no-model' | 'too-small';
 
 const BYTES_PER_GB = 1024 ** 3;
 
+/** The node's entry for `model`, matched as Ollama matches names (see model-name.ts). */
 export function findNodeModel(node: NodeSnapshot, model: string): NodeModel | undefined {
-  const wanted = normalizeModelName(model);
-  return node.models.find((m) => normalizeModelName(m.name) === wanted);
+  return findModel(node.models, model);
 }
 
 /** Why the node cannot take a request for `model`, or undefined when it can. */

@@ -9,7 +9,7 @@ import { HerdCore } from '../../core/herd-core';
 import { clientAbortSignal } from '../../proxy/client-signal';
 import { CanceledError } from '../../queue/dispatcher';
 import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../proxy/progress-relay';
-import { normalizeModelName } from '../../scheduler';
+import { findModel, spellingForNode } from '../../scheduler';
 import type { UpstreamRequest } from '../../upstream/ollama-node.client';
 import { AdminKeyGuard } from '../herd/admin-key.guard';
 
@@ -42,6 +42,11 @@ class CopyDto {
 }
 
 const DIGEST = /^sha256[:-][0-9a-f]{64}$/;
+
+/** Which field of the body names the model: `model`, else the legacy `name`. */
+function modelField(dto: ModelBodyDto): 'model' | 'name' {
+  return dto.model?.trim() ? 'model' : 'name';
+}
 
 /** The model a body names (`model`, else `name`); 400 `model is required` when neither does. */
 function modelOf(dto: ModelBodyDto): string {
@@ -93,7 +98,8 @@ export class OllamaAdminController {
     const node = this.nodesHaving(model)[0];
     if (!node) throw new HerdError(404, 'HERD_MODEL_NOT_FOUND', `model "${model}" not found`);
     res.setHeader('X-Herd-Node', node.name);
-    await relayProgress(this.core.client, this.progressTimeouts(), { path: '/api/push', body: this.body(req), nodes: [node], stream: dto.stream ?? true, fanOut: false }, res, clientAbortSignal(res));
+    const body = this.spelledFor(node, this.body(req), modelField(dto), model);
+    await relayProgress(this.core.client, this.progressTimeouts(), { path: '/api/push', body, nodes: [node], stream: dto.stream ?? true, fanOut: false }, res, clientAbortSignal(res));
   }
 
   /** `POST /api/create[?node=x]`: on the pinned node (where the blobs went); progress streamed back. */
@@ -104,7 +110,8 @@ export class OllamaAdminController {
     modelOf(dto);
     const node = this.createNode(req.query.node, req.body as Record<string, unknown>, dto.from);
     res.setHeader('X-Herd-Node', node.name);
-    await relayProgress(this.core.client, this.progressTimeouts(), { path: '/api/create', body: this.body(req), nodes: [node], stream: dto.stream ?? true, fanOut: false, afterAll: () => this.poll() }, res, clientAbortSignal(res));
+    const body = dto.from === undefined || DIGEST.test(dto.from) ? this.body(req) : this.spelledFor(node, this.body(req), 'from', dto.from);
+    await relayProgress(this.core.client, this.progressTimeouts(), { path: '/api/create', body, nodes: [node], stream: dto.stream ?? true, fanOut: false, afterAll: () => this.poll() }, res, clientAbortSignal(res));
   }
 
   /** `DELETE /api/delete`: every reachable node that has the model deletes it. */
@@ -112,7 +119,7 @@ export class OllamaAdminController {
   async remove(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(ModelBodyDto, req.body);
     const model = modelOf(dto);
-    await this.everywhere(res, 'DELETE', '/api/delete', this.body(req), model);
+    await this.everywhere(res, 'DELETE', '/api/delete', this.body(req), model, modelField(dto));
   }
 
   /** `POST /api/copy`: every reachable node that has `source` copies it to `destination`. */
@@ -122,7 +129,7 @@ export class OllamaAdminController {
     const dto = validateBody(CopyDto, req.body);
     if (!dto.source?.trim()) throw HerdError.badRequest(`source "${dto.source ?? ''}" is invalid`);
     if (!dto.destination?.trim()) throw HerdError.badRequest(`destination "${dto.destination ?? ''}" is invalid`);
-    await this.everywhere(res, 'POST', '/api/copy', this.body(req), dto.source);
+    await this.everywhere(res, 'POST', '/api/copy', this.body(req), dto.source, 'source');
   }
 
   /** `HEAD /api/blobs/:digest[?node=x]`: whether the pinned node has the blob (200 / 404). */
@@ -215,18 +222,30 @@ export class OllamaAdminController {
 
   /** Reachable nodes whose last poll listed the model, by name. */
   private nodesHaving(model: string): NodeConfig[] {
-    const wanted = normalizeModelName(model);
-    return this.reachable().filter((n) => this.core.fleet.health(n.name)?.models.some((m) => normalizeModelName(m.name) === wanted));
+    return this.reachable().filter((n) => findModel(this.core.fleet.health(n.name)?.models ?? [], model) !== undefined);
+  }
+
+  /**
+   * The body for one node, with `field` (which names `model`) spelled as that node lists the model: a node
+   * that stores names case-sensitively finds only its own spelling. Unchanged when the node does not list it.
+   */
+  private spelledFor(node: NodeConfig, body: Record<string, unknown>, field: string, model: string): Record<string, unknown> {
+    const spelling = spellingForNode(model, this.core.fleet.modelNameOn(node.name, model));
+    return spelling === undefined ? body : { ...body, [field]: spelling };
   }
 
   /**
    * Delete or copy on every reachable node. Each node is asked (a node without the model answers 404, which
    * only means "not here"), so a model pulled since the last poll is not missed.
    */
-  private async everywhere(res: Response, method: 'POST' | 'DELETE', path: string, body: Record<string, unknown>, model: string): Promise<void> {
+  private async everywhere(res: Response, method: 'POST' | 'DELETE', path: string, body: Record<string, unknown>, model: string, field: string): Promise<void> {
     const nodes = this.reachable();
     if (nodes.length === 0) throw new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', 'herd: no node is reachable', 5);
-    const outcomes = await fanOut(this.core.client, this.plainTimeouts(), nodes, { method, path, body }, clientAbortSignal(res));
+    const signal = clientAbortSignal(res);
+    // Each node gets the model under its own spelling.
+    const outcomes = (
+      await Promise.all(nodes.map((node) => fanOut(this.core.client, this.plainTimeouts(), [node], { method, path, body: this.spelledFor(node, body, field, model) }, signal)))
+    ).flat();
     const done = outcomes.filter((o) => o.ok);
     const failed = outcomes.filter((o) => !o.ok && o.status !== 404);
     if (done.length > 0) await this.poll();

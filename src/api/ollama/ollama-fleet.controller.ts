@@ -5,7 +5,7 @@ import { validateBody } from '../../common/validate-body';
 import { HerdCore } from '../../core/herd-core';
 import { lowestVersion, unionTags } from '../../fleet/fleet-views';
 import type { OllamaPs } from '../../fleet/fleet.types';
-import { normalizeModelName } from '../../scheduler';
+import { completeModelName, findModel, normalizeModelName, spellingForNode } from '../../scheduler';
 import { RoutedDto } from './ollama-inference.dto';
 
 const HERD_VERSION = '0.0.0';
@@ -54,16 +54,25 @@ export class OllamaFleetController {
     const dto = validateBody(RoutedDto, req.body);
     const model = normalizeModelName(dto.model);
     const node = this.core.fleet.nodesWithModel(model)[0];
-    if (!node) throw HerdError.modelNotFound(model);
+    if (!node) throw HerdError.modelNotFound(completeModelName(dto.model));
+    // The node is asked under its own spelling of the model (it may store names case-sensitively).
+    const spelling = spellingForNode(dto.model, this.core.fleet.modelNameOn(node.name, model));
+    const { priority: _drop, ...body } = req.body as Record<string, unknown>;
     const upstream = await this.core.client.request(node, {
       method: 'POST',
       path: '/api/show',
-      body: JSON.stringify(req.body),
+      body: JSON.stringify(spelling === undefined ? body : { ...body, model: spelling }),
       headersTimeoutMs: this.core.config.firstByteTimeoutMs,
       bodyTimeoutMs: this.core.config.idleTimeoutMs,
     });
+    const text = await upstream.body.text();
+    if (upstream.statusCode === 404) {
+      // One answer does not take the model away: the node's own list decides (see FleetService.recheckModel).
+      void this.core.fleet.recheckModel(node.name, model).catch(() => undefined);
+      throw HerdError.modelNotFound(completeModelName(dto.model));
+    }
     res.status(upstream.statusCode).type('application/json').setHeader('X-Herd-Node', node.name);
-    res.send(await upstream.body.text());
+    res.send(text);
   }
 
   @Get('v1/models')
@@ -73,10 +82,9 @@ export class OllamaFleetController {
 
   @Get('v1/models/:model')
   model(@Param('model') name: string): unknown {
-    const wanted = normalizeModelName(name);
-    const found = this.tags().models.find((m) => (m as { name: string }).name === wanted);
+    const found = findModel(this.tags().models as { name: string; modified_at?: string }[], name);
     if (!found) throw new HerdError(404, 'HERD_MODEL_NOT_FOUND', `model "${name}" not found`);
-    return toOpenAiModel(found as { name: string; modified_at?: string });
+    return toOpenAiModel(found);
   }
 }
 
