@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   const containers = join(dir, 'containers.config.json');
   writeFileSync(containers, JSON.stringify(fleet.nodes.map((n, i) => ({ name: n.name, url: n.url, slots: fleetConfig.nodes[i].slots ?? 1 })), null, 2));
 
-  const config = loadConfigOrExit({ PORT: '3000', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
+  // Loopback by default: the admin routes and heartbeats are then open without keys (only this machine reaches them).
+  const config = loadConfigOrExit({ PORT: '3000', HOST: '127.0.0.1', HERD_HEALTH_INTERVAL_MS: '2000', ...process.env, CONTAINERS_CONFIG: containers });
   const log = new Logger(config.logLevel, config.logFormat);
   const herd = await startHerdOrExit(config, log, () => fleet.close());
   const model = herd.core.fleet.nodes().length ? 'llama3' : 'MODEL';

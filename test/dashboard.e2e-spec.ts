@@ -118,6 +118,10 @@ describe('dashboard at /dashboard', () => {
     await expect(card('gpu-1').locator('.model-name').allTextContents()).resolves.toEqual(['llama3:latest', 'qwen2.5:7b']);
     await expect(card('mini-1').locator('.slots-text').textContent()).resolves.toMatch(/^\d \/ 1 in use$/);
     await expect(page.locator('#t-nodes').textContent()).resolves.toBe('3 / 3');
+    // No admin key entered yet: the page gets the public view, node names and states without their addresses
+    // (before issue #10 every visitor saw each node's URL here).
+    const html = await page.content();
+    for (const s of sims) expect(html).not.toContain(new URL(s.url).host);
     // Live: traffic shows up in the recent requests and the nodes learn their decode rates.
     await page.locator('#recent tr', { hasText: 'llama3:latest' }).first().waitFor({ timeout: 8000 });
     await card('gpu-1').locator('.model-rate.learned', { hasText: 'tok/s' }).first().waitFor({ timeout: 8000 });
@@ -132,6 +136,8 @@ describe('dashboard at /dashboard', () => {
     expect((await apiNode('gpu-2'))?.draining).toBeFalsy();
 
     await page.fill('#admin-key', ADMIN_KEY);
+    // With the key the page polls the full view, node URLs included.
+    await card('gpu-1').locator('.node-url', { hasText: new URL(sims[0].url).host }).waitFor({ timeout: 5000 });
     await card('gpu-2').locator('button[data-action="drain"]').click();
     await card('gpu-2').locator('.pill', { hasText: 'draining' }).waitFor({ timeout: 5000 });
     expect(await apiNode('gpu-2')).toMatchObject({ state: 'draining', draining: true });

@@ -362,6 +362,26 @@ describe('deployment files', () => {
     for (const entry of ['node_modules', 'dist', '.git']) expect(ignore).toContain(entry);
   });
 
+  it('every variable Herd reads is documented in .env.example and the README, and compose passes the security ones', () => {
+    const dto = readFileSync(join(ROOT, 'src/config/env.dto.ts'), 'utf8');
+    const names = [...dto.matchAll(/^\s+([A-Z][A-Z0-9_]+)\?:/gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['HERD_ADMIN_KEY', 'HERD_NODE_KEY', 'HERD_NODE_URL_ALLOW']));
+    const example = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    for (const name of names) {
+      expect({ name, inEnvExample: new RegExp(`^#?\\s*${name}=`, 'm').test(example) }).toEqual({ name, inEnvExample: true });
+      expect({ name, inReadme: readme.includes(`\`${name}\``) }).toEqual({ name, inReadme: true });
+    }
+    // Herd binds 0.0.0.0 in compose, where admin routes are locked without a key: the keys must reach it.
+    for (const services of [models.base, models.sim]) {
+      if (!services) continue;
+      for (const name of ['herd', 'herd-sim']) {
+        if (!services[name]) continue;
+        for (const v of ['HERD_ADMIN_KEY', 'HERD_NODE_KEY', 'HERD_NODE_URL_ALLOW']) expect(Object.keys(services[name].environment)).toContain(v);
+      }
+    }
+  });
+
   it('reports where the compose model came from', () => {
     expect(['compose-v2', 'yaml', 'text-only']).toContain(models.source);
   });

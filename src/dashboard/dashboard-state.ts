@@ -3,17 +3,19 @@ import type { FleetService, NodeState } from '../fleet/fleet.service';
 import { LiveState, type LiveSource } from '../metrics/live-state';
 import type { RequestRecord } from '../proxy/request-events';
 import { redactUrl } from '../redis/redis-connections';
+import { isLoopbackHost, withoutAddress } from '../security/access';
 import { RollingWindow, type RecentRequest, type Series, type WindowSummary } from './rolling-window';
 
 export interface DashboardSource extends LiveSource {
-  config: { replicaId: string; strategy: string; adminKey?: string; maxQueue: number };
+  config: { replicaId: string; strategy: string; adminKey?: string; maxQueue: number; host: string };
   fleet: Pick<FleetService, 'nodes' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'isUp'>;
   inference: { runningCount(): number };
 }
 
 export interface DashboardNode {
   name: string;
-  url: string;
+  /** Only for callers who pass the admin check; the public view shows names and states, not addresses. */
+  url?: string;
   state: NodeState;
   slots: number;
   weight: number;
@@ -37,6 +39,8 @@ export interface DashboardView {
   strategy: string;
   startedAt: number;
   adminKeyRequired: boolean;
+  /** No HERD_ADMIN_KEY and Herd is not on loopback: admin routes answer 403 until a key is set. */
+  adminLocked: boolean;
   redis: boolean;
   fleet: { nodes: number; up: number; slots: number; inFlight: number | null };
   nodes: DashboardNode[];
@@ -63,7 +67,8 @@ export class DashboardState {
     this.window.add(r);
   }
 
-  async view(now = Date.now()): Promise<DashboardView> {
+  /** `showUrls`: the caller passed the admin check; otherwise node addresses are left out. */
+  async view(showUrls = false, now = Date.now()): Promise<DashboardView> {
     const { fleet, config } = this.source;
     const live = await this.live.get(now);
     const nodes = [...fleet.nodes()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })).map((n): DashboardNode => {
@@ -73,7 +78,7 @@ export class DashboardState {
       const resident = new Set(h?.resident ?? []);
       return {
         name: n.name,
-        url: redactUrl(n.url),
+        ...(showUrls && { url: redactUrl(n.url) }),
         state: fleet.nodeState(n.name),
         slots: n.slots,
         weight: n.weight,
@@ -82,7 +87,7 @@ export class DashboardState {
         backlogTokens: live.loads ? (load?.backlogTokens ?? 0) : null,
         version: h?.version ?? null,
         failures: h?.failures ?? 0,
-        lastError: h?.lastError ?? null,
+        lastError: (showUrls ? h?.lastError : withoutAddress(h?.lastError, n.url)) ?? null,
         checkedAt: h?.checkedAt ?? null,
         circuit: { view: circuitView(c, now), failures: c.failures, openUntil: c.openUntil },
         models: (h?.models ?? []).map((m) => {
@@ -100,6 +105,7 @@ export class DashboardState {
       strategy: config.strategy,
       startedAt: this.window.startedAt,
       adminKeyRequired: Boolean(config.adminKey),
+      adminLocked: !config.adminKey && !isLoopbackHost(config.host),
       redis: Boolean(live.loads && live.depth),
       fleet: {
         nodes: nodes.length,

@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HerdError } from '../common/herd-error';
+import { HerdCore } from '../core/herd-core';
+import { adminAccess } from '../security/access';
 import { DashboardState, type DashboardView } from './dashboard-state';
 import { CONTENT_SECURITY_POLICY, type Asset } from './static-assets';
 
@@ -18,6 +20,7 @@ export class DashboardController {
   constructor(
     @Inject(DashboardState) private readonly state: DashboardState,
     @Inject(DashboardAssets) private readonly assets: DashboardAssets,
+    @Inject(HerdCore) private readonly core: HerdCore,
   ) {}
 
   @Get('dashboard')
@@ -30,10 +33,11 @@ export class DashboardController {
     this.send(req, res, file);
   }
 
+  /** Public: node names and states. Node URLs too when the request passes the admin check (a wrong key just gets the public view). */
   @Get('herd/dashboard')
-  view(@Res({ passthrough: true }) res: Response): Promise<DashboardView> {
+  view(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<DashboardView> {
     res.setHeader('Cache-Control', 'no-store');
-    return this.state.view();
+    return this.state.view(adminAccess(this.core.config, req.headers) === 'granted');
   }
 
   private send(req: Request, res: Response, name: string): void {

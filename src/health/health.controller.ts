@@ -1,6 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthCheckResult } from '@nestjs/terminus';
 import { HerdCore } from '../core/herd-core';
+import { withoutAddress } from '../security/access';
 
 /** GET /health: 200 while Redis answers and at least one node is up, 503 otherwise, with per-node detail. */
 @Controller('health')
@@ -22,9 +23,11 @@ export class HealthController {
     return this.core.draining ? check.down({ message: 'shutting down', replica: this.core.config.replicaId }) : check.up({ replica: this.core.config.replicaId });
   }
 
+  /** Answers within the Redis command timeout: at once when Redis is known not to answer, else after one PING. */
   private async redis() {
     const check = this.indicator.check('redis');
-    return (await this.core.ping()) ? check.up() : check.down({ message: 'Redis does not answer PING' });
+    const result = await this.core.watchdog.check();
+    return result.ok ? check.up() : check.down({ message: result.message });
   }
 
   private nodes() {
@@ -32,7 +35,8 @@ export class HealthController {
     const nodes = Object.fromEntries(
       this.core.fleet.nodes().map((n) => {
         const h = this.core.fleet.health(n.name);
-        return [n.name, { status: this.core.fleet.nodeState(n.name), url: n.url, slots: n.slots, models: h?.models.map((m) => m.name) ?? [], lastError: h?.lastError }];
+        // Public (load balancers probe it): names and states, never node addresses.
+        return [n.name, { status: this.core.fleet.nodeState(n.name), slots: n.slots, models: h?.models.map((m) => m.name) ?? [], lastError: withoutAddress(h?.lastError, n.url) }];
       }),
     );
     const up = this.core.fleet.upCount();

@@ -1,22 +1,33 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { HerdError } from '../../common/herd-error';
 import { HerdCore } from '../../core/herd-core';
+import { adminAccess } from '../../security/access';
 
-/** Admin routes need the configured key (Bearer or X-Herd-Admin-Key); with no key configured they are open. */
+/**
+ * Admin routes (model admin, changes under /herd/nodes) need HERD_ADMIN_KEY (Bearer or X-Herd-Admin-Key):
+ * 401 when it is missing or wrong. With no key configured they are open only while Herd listens on loopback,
+ * and 403 otherwise.
+ */
 @Injectable()
 export class AdminKeyGuard implements CanActivate {
   constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    const expected = this.core.config.adminKey;
-    if (!expected) return true;
     const req = ctx.switchToHttp().getRequest<Request>();
-    const given = req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? (req.headers['x-herd-admin-key'] as string | undefined) ?? '';
-    const a = Buffer.from(given);
-    const b = Buffer.from(expected);
-    if (a.length === b.length && timingSafeEqual(a, b)) return true;
-    throw new HerdError(401, 'HERD_UNAUTHORIZED', 'herd: admin key required (Authorization: Bearer <HERD_ADMIN_KEY>)');
+    switch (adminAccess(this.core.config, req.headers)) {
+      case 'granted':
+        return true;
+      case 'locked':
+        throw new HerdError(
+          403,
+          'HERD_FORBIDDEN',
+          `herd: admin routes are locked because HERD_ADMIN_KEY is not set and Herd listens on ${this.core.config.host}, not loopback: set HERD_ADMIN_KEY and send Authorization: Bearer <key>`,
+        );
+      case 'missing':
+        throw new HerdError(401, 'HERD_UNAUTHORIZED', 'herd: admin key required (Authorization: Bearer <HERD_ADMIN_KEY>)');
+      case 'wrong':
+        throw new HerdError(401, 'HERD_UNAUTHORIZED', 'herd: wrong admin key (Authorization: Bearer <HERD_ADMIN_KEY>)');
+    }
   }
 }

@@ -1,11 +1,16 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
+import type { Request } from 'express';
 import { HerdError } from '../../common/herd-error';
 import { validateBody } from '../../common/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
 import { parseNodes } from '../../config/load-config';
 import { HerdCore } from '../../core/herd-core';
 import type { OllamaTags } from '../../fleet/fleet.types';
+import { adminAccess, withoutAddress } from '../../security/access';
+import { systemLookup } from '../../security/dns-lookup';
+import { checkNodeUrl } from '../../security/node-url-allow';
 import { AdminKeyGuard } from './admin-key.guard';
+import { NodeKeyGuard } from './node-key.guard';
 import { NodePatchDto } from './node-patch.dto';
 
 /** The fleet at runtime: list with live state; add, change, drain and remove nodes (kept in Redis). */
@@ -13,16 +18,19 @@ import { NodePatchDto } from './node-patch.dto';
 export class NodesController {
   constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
 
+  /** Node URLs only for callers who pass the admin check (the key, or no key on loopback); names and state for all. */
   @Get()
-  async list(): Promise<{ nodes: unknown[] }> {
+  async list(@Req() req: Request): Promise<{ nodes: unknown[] }> {
     const fleet = this.core.fleet;
+    const showUrls = adminAccess(this.core.config, req.headers) === 'granted';
     const loads = await this.core.ledger.loads(fleet.nodes().map((n) => n.name));
     return {
-      nodes: fleet.nodes().map((n) => {
+      nodes: fleet.nodes().map(({ url, ...n }) => {
         const h = fleet.health(n.name);
         const load = loads.get(n.name);
         return {
           ...n,
+          ...(showUrls && { url }),
           state: fleet.nodeState(n.name),
           circuit: fleet.circuit(n.name),
           inFlight: load?.inFlight ?? 0,
@@ -31,7 +39,7 @@ export class NodesController {
           resident: h?.resident ?? [],
           version: h?.version,
           failures: h?.failures ?? 0,
-          lastError: h?.lastError,
+          lastError: showUrls ? h?.lastError : withoutAddress(h?.lastError, url),
           checkedAt: h?.checkedAt,
           rates: Object.fromEntries((h?.models ?? []).flatMap((m) => {
             const r = fleet.rates(n.name, m.name);
@@ -48,6 +56,7 @@ export class NodesController {
     const { nodes, problems } = parseNodes([body], 'node');
     if (problems.length) throw HerdError.badRequest(problems.join('; '));
     const node = nodes[0];
+    await this.checkAllowed(node.url);
     try {
       await this.core.client.getJson<OllamaTags>(node, '/api/tags', this.core.config.connectTimeoutMs * 2);
     } catch (err) {
@@ -65,13 +74,18 @@ export class NodesController {
    */
   @Post('heartbeat')
   @HttpCode(200)
-  @UseGuards(AdminKeyGuard)
+  @UseGuards(NodeKeyGuard)
   async heartbeat(@Body() body: unknown): Promise<{ ok: true; joined: boolean }> {
     const { name, url, slots, weight, memoryGb, tokensPerSecond, labels } = (body ?? {}) as Record<string, unknown>;
     const { nodes, problems } = parseNodes([{ name, url, slots, weight, memoryGb, tokensPerSecond, labels }].map(dropUndefined), 'heartbeat');
     if (problems.length) throw HerdError.badRequest(problems.join('; '));
     const node = { ...nodes[0], selfRegistered: true };
+    await this.checkAllowed(node.url);
     const known = this.core.fleet.node(node.name);
+    if (known && !known.selfRegistered && known.url !== node.url) {
+      // Otherwise a heartbeat could point an operator's node, and its traffic, somewhere else.
+      throw new HerdError(409, 'HERD_BAD_REQUEST', `herd: node "${node.name}" was added by an operator; a heartbeat cannot change its URL`);
+    }
     await this.core.fleetRepo.recordHeartbeat(node.name, Date.now());
     const changed = !known || known.url !== node.url || known.slots !== node.slots || known.weight !== node.weight;
     if (changed) {
@@ -115,6 +129,14 @@ export class NodesController {
     await this.core.fleetRepo.removeNode(name);
     await this.core.fleet.refresh();
     return { removed: name };
+  }
+
+  /** HERD_NODE_URL_ALLOW, checked before Herd sends anything to the URL. */
+  private async checkAllowed(url: string): Promise<void> {
+    const allow = this.core.config.nodeUrlAllow;
+    if (!allow) return;
+    const verdict = await checkNodeUrl(allow, url, systemLookup(this.core.config.connectTimeoutMs * 2));
+    if (!verdict.allowed) throw new HerdError(403, 'HERD_FORBIDDEN', `herd: node URL ${url} is not allowed: ${verdict.reason}`);
   }
 
   private existing(name: string): NodeConfig {

@@ -163,7 +163,10 @@
     inflight = true;
     clearTimeout(timer);
     try {
-      const res = await fetch('/herd/dashboard', { cache: 'no-store', signal: AbortSignal.timeout(10_000) });
+      // With the admin key entered the view includes node URLs; without it (or with a wrong one), names and states only.
+      const key = keyInput.value.trim();
+      const headers = key ? { authorization: `Bearer ${key}` } : {};
+      const res = await fetch('/herd/dashboard', { cache: 'no-store', headers, signal: AbortSignal.timeout(10_000) });
       if (!res.ok) throw new Error(await errorText(res));
       const data = await res.json();
       last = data;
@@ -229,7 +232,11 @@
     const box = $('nodes');
     const up = d.nodes.filter((n) => n.state !== 'down').length;
     setText($('nodes-sub'), `${up} of ${d.nodes.length} reachable`);
-    $('add-toggle').title = d.adminKeyRequired ? 'Node changes need the admin key (top right)' : 'The admin API is open (no HERD_ADMIN_KEY set)';
+    $('add-toggle').title = d.adminKeyRequired
+      ? 'Node changes need the admin key (top right)'
+      : d.adminLocked
+        ? 'Node changes are locked: set HERD_ADMIN_KEY on Herd (it listens beyond loopback)'
+        : 'The admin API is open to this machine (Herd listens on loopback, no HERD_ADMIN_KEY set)';
     const seen = new Set();
     d.nodes.forEach((n, i) => {
       seen.add(n.name);
@@ -295,7 +302,8 @@
     r.el.className = `node s-${n.state}`;
     r.state.className = `pill ${n.state}`;
     setText(r.state, n.state);
-    setText(r.url, n.version ? `${n.url} · v${n.version}` : n.url);
+    // The URL comes only with the admin key; the public view has names and states.
+    setText(r.url, [n.url, n.version ? `v${n.version}` : ''].filter(Boolean).join(' · '));
     r.url.title = n.checkedAt ? `last checked ${fmtAgo(n.checkedAt, now)}` : 'not checked yet';
 
     const busy = n.inFlight === null ? 0 : Math.min(n.inFlight, n.slots);
