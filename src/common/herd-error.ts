@@ -14,6 +14,7 @@ export type HerdErrorCode =
   | 'HERD_MODEL_GONE'
   | 'HERD_SHUTTING_DOWN'
   | 'HERD_UNAUTHORIZED'
+  | 'HERD_FORBIDDEN'
   | 'HERD_NOT_FOUND';
 
 /** An error with the HTTP status and message a client should see, in Ollama's words where Ollama has some. */
@@ -32,8 +33,9 @@ export class HerdError extends Error {
     return new HerdError(404, 'HERD_MODEL_NOT_FOUND', `model "${model}" not found, try pulling it first`);
   }
 
-  static queueFull(): HerdError {
-    return new HerdError(503, 'HERD_QUEUE_FULL', 'server busy, please try again.  maximum pending requests exceeded', 1);
+  /** Ollama's own words for a full queue, so clients that match on them keep working; `why` says which bound. */
+  static queueFull(why?: string): HerdError {
+    return new HerdError(503, 'HERD_QUEUE_FULL', `server busy, please try again.  maximum pending requests exceeded${why ? ` (${why})` : ''}`, 1);
   }
 
   static badRequest(message: string): HerdError {

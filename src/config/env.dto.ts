@@ -1,7 +1,20 @@
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { Type } from 'class-transformer';
+import { NODE_URL_ALLOW_FORMAT, parseNodeUrlAllow } from '../security/node-url-allow';
 
 const STRATEGIES = ['ect', 'least-connections', 'round-robin', 'weighted-round-robin', 'random'];
+
+/** HERD_NODE_URL_ALLOW: every entry must parse; the message names each bad one. */
+function IsNodeUrlAllowList(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNodeUrlAllowList',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseNodeUrlAllow(value).problems.length === 0,
+      defaultMessage: (args) =>
+        `HERD_NODE_URL_ALLOW must be ${NODE_URL_ALLOW_FORMAT}${typeof args?.value === 'string' ? `; ${parseNodeUrlAllow(args.value).problems.join('; ')}` : ''}`,
+    },
+  });
+}
 
 /** The environment Herd understands; every variable is documented in .env.example. */
 export class HerdEnv {
@@ -25,6 +38,9 @@ export class HerdEnv {
 
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'HERD_REDIS_PREFIX must be 1-32 letters, digits, _ or -' })
   HERD_REDIS_PREFIX?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(50) @Max(60_000)
+  HERD_REDIS_COMMAND_TIMEOUT_MS?: number;
 
   @IsOptional() @IsString()
   CONTAINERS_CONFIG?: string;
@@ -65,6 +81,9 @@ export class HerdEnv {
   @IsOptional() @Matches(/^\d+(b|kb|mb|gb)$/i, { message: 'HERD_BODY_LIMIT must look like 50mb' })
   HERD_BODY_LIMIT?: string;
 
+  @IsOptional() @Matches(/^\d+(b|kb|mb|gb)$/i, { message: 'HERD_MAX_QUEUED_BYTES must look like 256mb' })
+  HERD_MAX_QUEUED_BYTES?: string;
+
   @IsOptional() @IsIn(['error', 'warn', 'info', 'debug'])
   LOG_LEVEL?: string;
 
@@ -73,6 +92,12 @@ export class HerdEnv {
 
   @IsOptional() @IsString() @Matches(/^.{8,}$/, { message: 'HERD_ADMIN_KEY must be at least 8 characters' })
   HERD_ADMIN_KEY?: string;
+
+  @IsOptional() @IsString() @Matches(/^.{8,}$/, { message: 'HERD_NODE_KEY must be at least 8 characters' })
+  HERD_NODE_KEY?: string;
+
+  @IsOptional() @IsNodeUrlAllowList()
+  HERD_NODE_URL_ALLOW?: string;
 
   @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'HERD_REPLICA_ID must be 1-64 letters, digits, _ . or -' })
   HERD_REPLICA_ID?: string;

@@ -1,4 +1,5 @@
 import type { StrategyName } from '../scheduler/scheduler.types';
+import type { NodeUrlAllow } from '../security/node-url-allow';
 
 /** One Ollama server as configured in containers.config.json. */
 export interface NodeConfig {
@@ -27,6 +28,11 @@ export interface HerdConfig {
   /** Seed nodes of a Redis Cluster; when set, Herd uses the cluster and redisUrl is undefined. */
   redisClusterNodes?: { host: string; port: number }[];
   redisPrefix: string;
+  /**
+   * Longest wait for any one Redis answer. A Redis that stops answering without closing its sockets (paused,
+   * overloaded) then costs a request at most this long, and this replica answers its waiting requests 503.
+   */
+  redisCommandTimeoutMs: number;
   containersConfigPath: string;
   nodes: NodeConfig[];
   strategy: StrategyName;
@@ -42,11 +48,17 @@ export interface HerdConfig {
   /** A self-registered node silent this long is removed from the fleet. */
   heartbeatGraceMs: number;
   bodyLimit: string;
+  /** Bodies of requests waiting in this replica's queue, in bytes at most; beyond, new requests get 503. */
+  maxQueuedBytes: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   replicaId: string;
-  /** When set, admin routes need `Authorization: Bearer <key>`. */
+  /** When set, admin routes need `Authorization: Bearer <key>`; unset, they are open only on a loopback `host`. */
   adminKey?: string;
+  /** When set, POST /herd/nodes/heartbeat needs `Authorization: Bearer <key>` (not the admin key); unset, loopback only. */
+  nodeKey?: string;
+  /** When set, node URLs registered through POST /herd/nodes or a heartbeat must be inside it (HERD_NODE_URL_ALLOW). */
+  nodeUrlAllow?: NodeUrlAllow;
 }
 
 export const HERD_CONFIG = Symbol('HERD_CONFIG');

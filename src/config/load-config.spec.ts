@@ -72,6 +72,32 @@ describe('loadConfig', () => {
     expect(problemsOf({ CONTAINERS_CONFIG: fileWith('{"name":"a"}') })[0]).toMatch(/expected a JSON array/);
   });
 
+  it('reads HERD_NODE_KEY and parses HERD_NODE_URL_ALLOW once, at start', () => {
+    const path = fileWith('[]');
+    const cfg = loadConfig({ CONTAINERS_CONFIG: path, HERD_ADMIN_KEY: 'admin-key-1', HERD_NODE_KEY: 'node-key-1', HERD_NODE_URL_ALLOW: '10.0.0.0/8, *.lab.internal' });
+    expect(cfg.nodeKey).toBe('node-key-1');
+    expect(cfg.nodeUrlAllow).toMatchObject({ ranges: [{ family: 4, prefix: 8 }], names: [], suffixes: ['.lab.internal'] });
+    const defaults = loadConfig({ CONTAINERS_CONFIG: path });
+    expect([defaults.nodeKey, defaults.nodeUrlAllow, defaults.adminKey]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('refuses a short node key, one equal to the admin key, and bad allow-list entries, naming each', () => {
+    const path = fileWith('[]');
+    expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_NODE_KEY: 'short' })).toEqual(['HERD_NODE_KEY="short": HERD_NODE_KEY must be at least 8 characters']);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_NODE_KEY: 'same-key-1', HERD_ADMIN_KEY: 'same-key-1' })).toEqual([expect.stringMatching(/^HERD_NODE_KEY is the same as HERD_ADMIN_KEY/)]);
+    const [problem] = problemsOf({ CONTAINERS_CONFIG: path, HERD_NODE_URL_ALLOW: '10.0.0.0/8, 10.0.0.0/33, gpu 1' });
+    expect(problem).toMatch(/^HERD_NODE_URL_ALLOW="10\.0\.0\.0\/8, 10\.0\.0\.0\/33, gpu 1": HERD_NODE_URL_ALLOW must be comma-separated address ranges/);
+    expect(problem).toContain('"10.0.0.0/33": the prefix length must be 0-32');
+    expect(problem).toContain('"gpu 1": not an address range, an address or a host name');
+  });
+
+  it('reads HERD_REDIS_COMMAND_TIMEOUT_MS (default 1000 ms) and refuses a value too small to be safe', () => {
+    const path = fileWith('[]');
+    expect(loadConfig({ CONTAINERS_CONFIG: path }).redisCommandTimeoutMs).toBe(1000);
+    expect(loadConfig({ CONTAINERS_CONFIG: path, HERD_REDIS_COMMAND_TIMEOUT_MS: '2500' }).redisCommandTimeoutMs).toBe(2500);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_REDIS_COMMAND_TIMEOUT_MS: '5' })).toEqual([expect.stringMatching(/^HERD_REDIS_COMMAND_TIMEOUT_MS="5": .*not be less than 50/)]);
+  });
+
   it('rejects duplicate node names', () => {
     const path = fileWith('[{"name":"a","url":"http://h:1"},{"name":"a","url":"http://h:2"}]');
     expect(problemsOf({ CONTAINERS_CONFIG: path }).join()).toMatch(/duplicate node name/);

@@ -9,6 +9,7 @@ import { HerdEnv } from './env.dto';
 import { NodeConfigDto } from './node-config.dto';
 import type { HerdConfig, LogFormat, LogLevel, NodeConfig } from './herd-config';
 import type { StrategyName } from '../scheduler/scheduler.types';
+import { parseNodeUrlAllow } from '../security/node-url-allow';
 
 /** Thrown with every configuration problem at once, so one start tells the operator everything to fix. */
 export class ConfigError extends Error {
@@ -86,6 +87,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     problems.push('REDIS_CLUSTER_NODES is set together with REDIS_URL/REDIS_HOST: set one (the cluster seed nodes, or a single server)');
   }
 
+  if (env.HERD_NODE_KEY && env.HERD_NODE_KEY === env.HERD_ADMIN_KEY) {
+    problems.push('HERD_NODE_KEY is the same as HERD_ADMIN_KEY: give nodes their own key, so a node\'s credential cannot change the fleet');
+  }
+
   const containersConfigPath = resolve(env.CONTAINERS_CONFIG ?? './containers.config.json');
   let nodes: NodeConfig[] = [];
   let text: string | undefined;
@@ -111,6 +116,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     redisUrl: clusterNodes ? undefined : redisUrlFrom(env),
     redisClusterNodes: clusterNodes,
     redisPrefix: env.HERD_REDIS_PREFIX ?? 'herd',
+    // Herd's commands answer in well under 10 ms on a healthy Redis, even under load: a second of silence means
+    // Redis is stuck, and a client is better served by a 503 after ~1 s than by a hang.
+    redisCommandTimeoutMs: env.HERD_REDIS_COMMAND_TIMEOUT_MS ?? 1000,
     containersConfigPath,
     nodes,
     strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
@@ -125,9 +133,12 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     leaseMs: env.HERD_LEASE_MS ?? 15_000,
     heartbeatGraceMs: env.HERD_HEARTBEAT_GRACE_MS ?? 60_000,
     bodyLimit: env.HERD_BODY_LIMIT ?? '50mb',
+    maxQueuedBytes: parseBytes(env.HERD_MAX_QUEUED_BYTES ?? '256mb'),
     logLevel: (env.LOG_LEVEL ?? 'info') as LogLevel,
     logFormat: (env.LOG_FORMAT ?? (rawEnv.NODE_ENV === 'production' ? 'json' : 'pretty')) as LogFormat,
     adminKey: env.HERD_ADMIN_KEY,
+    nodeKey: env.HERD_NODE_KEY,
+    nodeUrlAllow: env.HERD_NODE_URL_ALLOW ? parseNodeUrlAllow(env.HERD_NODE_URL_ALLOW).allow : undefined,
     replicaId: env.HERD_REPLICA_ID ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`,
   };
 }
@@ -141,4 +152,12 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): HerdConf
     process.stderr.write(`herd: ${err.message}\n`);
     process.exit(1);
   }
+}
+
+/** `50mb` -> bytes (the format HERD_BODY_LIMIT uses; already checked by the env DTO). */
+export function parseBytes(text: string): number {
+  const m = /^(\d+)(b|kb|mb|gb)$/i.exec(text);
+  if (!m) throw new Error(`not a size: ${text}`);
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[m[2].toLowerCase() as 'b' | 'kb' | 'mb' | 'gb'];
+  return Number(m[1]) * unit;
 }

@@ -9,7 +9,9 @@ import { Dispatcher } from '../queue/dispatcher';
 import { DispatchWorker } from '../queue/dispatch-worker';
 import { Handoff } from '../queue/handoff';
 import { JobQueueRepository } from '../queue/job-queue.repository';
-import { connectRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
+import { connectRedis, pingRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
+import { RedisWatchdog } from '../redis/redis-watchdog';
+import { HerdError } from '../common/herd-error';
 import { RedisKeys } from '../redis/redis-keys';
 import { createStrategy } from '../scheduler';
 import { OllamaNodeClient } from '../upstream/ollama-node.client';
@@ -38,17 +40,20 @@ export class HerdCore {
     readonly inference: InferenceService,
     readonly client: OllamaNodeClient,
     private readonly worker: DispatchWorker,
+    /** Notices a Redis that stops answering; /health asks it. */
+    readonly watchdog: RedisWatchdog,
     others: RedisLike[],
   ) {
     this.connections = [redis, subscriber, ...others];
   }
 
   static async create(config: HerdConfig, target: RedisTarget, log: Logger): Promise<HerdCore> {
-    const redis = await connectRedis(target, 'command');
+    const timeout = config.redisCommandTimeoutMs;
+    const redis = await connectRedis(target, 'command', timeout);
     const [subscriber, producer, workerConn] = await Promise.all([
       connectRedis(target, 'subscriber'),
-      connectRedis(target, 'command'),
-      connectRedis(target, 'worker'),
+      connectRedis(target, 'command', timeout),
+      connectRedis(target, 'worker', timeout),
     ]);
     const keys = new RedisKeys(config.redisPrefix, target.kind === 'cluster');
     const client = new OllamaNodeClient(config.connectTimeoutMs);
@@ -61,7 +66,8 @@ export class HerdCore {
     const learning = new LearningService(redis, keys, fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
     const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, redis, keys, log);
     const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, redis, keys, config, log);
-    const core = new HerdCore(config, log, keys, redis, subscriber, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, [producer, workerConn]);
+    const watchdog = new RedisWatchdog(() => pingRedis(redis), timeout, log);
+    const core = new HerdCore(config, log, keys, redis, subscriber, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
     await core.start();
     return core;
   }
@@ -82,14 +88,17 @@ export class HerdCore {
     this.learningTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
     this.learningTimer.unref();
     this.worker.start(this.queue);
+    // A Redis that stops answering: requests waiting here are answered 503 instead of waiting out the queue
+    // timeout, new ones at once; writes whose answer never came are undone once it answers again.
+    this.watchdog.onDown(() => this.inference.failWaiting(HerdError.redisDown()));
+    this.inference.redisDown = () => this.watchdog.isDown;
+    this.inference.afterRedisRecovers = (task) => this.watchdog.afterRecovery(task);
+    this.dispatcher.afterRedisRecovers = (task) => this.watchdog.afterRecovery(task);
+    this.watchdog.start();
   }
 
   async ping(): Promise<boolean> {
-    try {
-      return (await this.redis.ping()) === 'PONG';
-    } catch {
-      return false;
-    }
+    return (await this.watchdog.probe()).ok;
   }
 
   /** True once a graceful stop began: readiness answers 503, new requests are refused. */
@@ -106,6 +115,7 @@ export class HerdCore {
 
   async close(): Promise<void> {
     clearInterval(this.learningTimer);
+    this.watchdog.stop();
     this.fleet.stop();
     this.inference.stop();
     await this.learning.flush();

@@ -60,10 +60,19 @@ export class DispatchWorker {
     await this.loop;
   }
 
+  /**
+   * Never wedges on Redis: every command it sends (on the command and the BullMQ worker connections) is given up
+   * after the command timeout, so a stuck Redis costs one error per round and the pump carries on when Redis
+   * answers again.
+   */
   private async pump(queue: JobQueueRepository): Promise<void> {
+    let failingSince: number | undefined;
     while (this.running) {
       try {
-        if (!(await this.hasRoom())) {
+        const room = await this.hasRoom();
+        if (failingSince !== undefined) this.log.info('queue pump works again', { afterMs: Date.now() - failingSince });
+        failingSince = undefined;
+        if (!room) {
           await this.pause(IDLE_WAKE_MS);
           continue;
         }
@@ -73,12 +82,17 @@ export class DispatchWorker {
           await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
           continue;
         }
-        // Marked before the next round so this replica does not take a second job for the same free slot.
-        await this.ledger.markPlacing(job.ticket.requestId, Date.now() + 2000);
+        // Marked before the next round so this replica does not take a second job for the same free slot. A job
+        // taken is handled whatever the mark's fate: left unhandled it would wait for BullMQ's stalled check.
+        const marked = this.ledger.markPlacing(job.ticket.requestId, 2000);
         void this.handle(job);
+        await marked;
       } catch (err) {
         if (!this.running) break;
-        this.log.warn('queue pump error; retrying', { error: (err as Error).message });
+        // One warning per outage, not one per round.
+        if (failingSince === undefined) this.log.warn('queue pump error; retrying', { error: (err as Error).message });
+        else this.log.debug('queue pump error; retrying', { error: (err as Error).message });
+        failingSince ??= Date.now();
         await this.pause(500);
       }
     }

@@ -4,6 +4,7 @@ import type { FleetService } from '../fleet/fleet.service';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { NodeConfig } from '../config/herd-config';
 import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
+import { isRedisTimeout } from '../redis/redis-watchdog';
 import type { Grant, Ticket } from './ticket';
 
 /** How long a waiting placement sleeps when nothing wakes it (lease expiries publish nothing). */
@@ -29,6 +30,8 @@ export interface PlaceOptions {
 export class Dispatcher {
   private readonly waiters = new Set<() => void>();
   private sequence = 0;
+  /** Set by the core: runs a clean-up once Redis answers again (see RedisWatchdog.afterRecovery). */
+  afterRedisRecovers: (task: () => Promise<unknown>) => void = () => undefined;
 
   constructor(
     private readonly fleet: FleetService,
@@ -59,12 +62,17 @@ export class Dispatcher {
     return this.reserve(ticket, best, loads);
   }
 
+  /**
+   * Fails with HerdError.redisDown() when Redis does not answer (each command is bounded by the command timeout),
+   * so a placement never outlives a stuck Redis by more than one command.
+   */
   async place(ticket: Ticket, opts: PlaceOptions): Promise<Grant> {
+    let placed = false;
     try {
       for (;;) {
         if (opts.signal.aborted) throw new CanceledError();
         // While this placement waits, newcomers queue behind it instead of taking the fast path.
-        await this.ledger.markPlacing(ticket.requestId, Date.now() + FALLBACK_WAKE_MS * 4);
+        await this.ledger.markPlacing(ticket.requestId, FALLBACK_WAKE_MS * 4);
         const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
         if (candidates.length > 0) {
           // The queue depth comes in the same round trip: the more jobs wait behind this one, the less it
@@ -73,15 +81,22 @@ export class Dispatcher {
           const best = this.rank(ticket, candidates, loads, queued)[0];
           if (best?.free) {
             const grant = await this.reserve(ticket, best, loads);
-            if (grant) return grant;
+            if (grant) {
+              placed = true;
+              return grant;
+            }
             continue; // another replica took that slot first: decide again with fresh loads
           }
         }
         if (Date.now() >= opts.deadline) throw this.giveUp(ticket.model, candidates.length > 0);
         await this.sleep(opts.signal, Math.min(FALLBACK_WAKE_MS, Math.max(1, opts.deadline - Date.now())));
       }
+    } catch (err) {
+      throw err instanceof HerdError || err instanceof CanceledError ? err : HerdError.redisDown();
     } finally {
-      await this.ledger.unmarkPlacing(ticket.requestId).catch(() => undefined);
+      const unmarked = this.ledger.unmarkPlacing(ticket.requestId).catch(() => undefined);
+      // A failed placement answers its client now, not after one more command to a Redis that may not answer.
+      if (placed) await unmarked;
     }
   }
 
@@ -96,7 +111,16 @@ export class Dispatcher {
   private async reserve(ticket: Ticket, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
     const slots = this.fleet.node(best.node)?.slots ?? 1;
     const tokens = ticket.promptTokens + ticket.outputTokens;
-    if (!(await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs))) return undefined;
+    let reserved: boolean;
+    try {
+      reserved = await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs);
+    } catch (err) {
+      // No answer in time, but the reservation was sent and may still be made: nobody would use or renew that
+      // lease, so give it back once Redis answers instead of letting it hold the slot until it expires.
+      if (isRedisTimeout(err)) this.afterRedisRecovers(() => this.ledger.release(best.node, ticket.requestId));
+      throw err;
+    }
+    if (!reserved) return undefined;
     void this.fleet.noteDispatch(best.node).catch(() => undefined);
     return {
       requestId: ticket.requestId,
