@@ -55,12 +55,12 @@ export async function spawnSimNodes(nodes: object[]): Promise<{ urls: string[]; 
   return { urls, stop: stopper(child) };
 }
 
-/** The built gateway as its own process. */
-export async function spawnHerd(env: Record<string, string>, nodes: object[]): Promise<Child> {
+/** The built gateway as its own process; `main` picks another build (default: this checkout's dist/src/main.js). */
+export async function spawnHerd(env: Record<string, string>, nodes: object[], main = join(DIST, 'src/main.js')): Promise<Child> {
   const dir = mkdtempSync(join(tmpdir(), 'herd-bench-'));
   const file = join(dir, 'containers.config.json');
   writeFileSync(file, JSON.stringify(nodes));
-  const child = spawn(process.execPath, [join(DIST, 'src/main.js')], {
+  const child = spawn(process.execPath, [main], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', CONTAINERS_CONFIG: file, LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,5 +72,13 @@ export async function spawnHerd(env: Record<string, string>, nodes: object[]): P
 export async function spawnBareProxy(nodeUrl: string): Promise<Child> {
   const child = spawn(process.execPath, [join(DIST, 'bench/lib/bare-proxy.js'), nodeUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
   const url = await waitForLine(child, /URL (\S+)/, 'bare proxy');
+  return { url, child, stop: stopper(child) };
+}
+
+/** bench/lib/go-style-node.ts (Ollama's Go framing, `serviceMs` per answer) as its own process. */
+export async function spawnGoStyleNode(serviceMs: number, tokens: number): Promise<Child> {
+  const args = [join(DIST, 'bench/lib/go-style-node.js'), '--service-ms', String(serviceMs), '--tokens', String(tokens)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await waitForLine(child, /URL (\S+)/, 'go-style node');
   return { url, child, stop: stopper(child) };
 }
