@@ -1,0 +1,1066 @@
+import { fnv1a, mulberry32 } from '../../bench/lib/prng';
+
+/**
+ * A pure, seeded generator of hostile requests for every body-taking route of Herd (issue #10).
+ *
+ * No I/O: `generateCase(seed, index, context)` always returns the same case, so a failure found by the runner
+ * is reproduced from its seed and index alone. Bodies are built as JSON text (not through JSON.stringify) so
+ * they can hold what a serializer never writes: number literals like `1e309` or `9007199254740993`,
+ * repeated and escaped keys (`"\u005f_proto__"`), 100 000 levels of nesting, truncated text, raw bytes.
+ *
+ * Safety rules, because the runner may point at a Herd in front of real Ollama servers:
+ * - every URL inside a body is `http(s)://127.0.0.1:<port>` on a closed port (1), so nothing is probed outside;
+ * - admin bodies only name models and nodes that do not exist (`fuzz-…`) and registry references on
+ *   127.0.0.1:1, so a pull never leaves the machine and a delete or copy never touches a real model;
+ * - valid inference bodies ask for at most 16 tokens.
+ */
+
+export type Rng = () => number;
+
+/** Put into bodies Herd must refuse (an out-of-range priority): a node must never receive this text. */
+export const MUST_REJECT_CANARY = 'herd-fuzz-canary-must-never-reach-a-node';
+
+export type RouteFamily =
+  | 'herd-generate'
+  | 'generate'
+  | 'chat'
+  | 'embed'
+  | 'embeddings'
+  | 'show'
+  | 'openai-chat'
+  | 'openai-completion'
+  | 'openai-embeddings'
+  | 'pull'
+  | 'push'
+  | 'create'
+  | 'copy'
+  | 'delete'
+  | 'node-add'
+  | 'heartbeat'
+  | 'node-patch';
+
+export interface FuzzRoute {
+  method: 'POST' | 'DELETE' | 'PATCH';
+  /** Express-style path; `:name` is filled per case. */
+  path: string;
+  family: RouteFamily;
+  /** Admin route (models or fleet): any 4xx, 401/403 included, is a fine answer. */
+  admin: boolean;
+  /** Goes through Herd's priority queue. */
+  queued: boolean;
+}
+
+const route = (method: FuzzRoute['method'], path: string, family: RouteFamily, admin: boolean, queued: boolean): FuzzRoute => ({ method, path, family, admin, queued });
+
+export const FUZZ_ROUTES: readonly FuzzRoute[] = [
+  route('POST', '/ollama/generate', 'herd-generate', false, true),
+  route('POST', '/api/generate', 'generate', false, true),
+  route('POST', '/api/chat', 'chat', false, true),
+  route('POST', '/api/embed', 'embed', false, true),
+  route('POST', '/api/embeddings', 'embeddings', false, true),
+  route('POST', '/api/show', 'show', false, false),
+  route('POST', '/v1/chat/completions', 'openai-chat', false, true),
+  route('POST', '/v1/completions', 'openai-completion', false, true),
+  route('POST', '/v1/embeddings', 'openai-embeddings', false, true),
+  route('POST', '/api/pull', 'pull', true, false),
+  route('POST', '/api/push', 'push', true, false),
+  route('POST', '/api/create', 'create', true, false),
+  route('POST', '/api/copy', 'copy', true, false),
+  route('DELETE', '/api/delete', 'delete', true, false),
+  route('POST', '/herd/nodes', 'node-add', true, false),
+  route('POST', '/herd/nodes/heartbeat', 'heartbeat', true, false),
+  route('PATCH', '/herd/nodes/:name', 'node-patch', true, false),
+];
+
+export const CASE_KINDS = [
+  'valid',
+  'wrong-type',
+  'extreme-number',
+  'bad-priority',
+  'bad-priority-header',
+  'prototype-key',
+  'odd-string',
+  'deep-nesting',
+  'malformed-json',
+  'content-type',
+  'oversize',
+  'bulk',
+] as const;
+export type CaseKind = (typeof CASE_KINDS)[number];
+
+/** Relative frequency of each kind (oversize bodies are costly: kept rare). */
+const KIND_WEIGHTS: Record<CaseKind, number> = {
+  valid: 14,
+  'wrong-type': 18,
+  'extreme-number': 8,
+  'bad-priority': 7,
+  'bad-priority-header': 7,
+  'prototype-key': 12,
+  'odd-string': 9,
+  'deep-nesting': 4,
+  'malformed-json': 9,
+  'content-type': 6,
+  oversize: 0.5,
+  bulk: 3,
+};
+
+export interface FuzzContext {
+  /** Models the fleet serves, for valid generate/chat/show bodies (e.g. from GET /api/tags). */
+  models: readonly string[];
+  /** Models for the embedding routes; defaults to `models`. */
+  embedModels?: readonly string[];
+  /** Herd's body limit in bytes (HERD_BODY_LIMIT): oversize bodies are just over it, others stay under. */
+  bodyLimitBytes: number;
+  /** Only these kinds (default: all). */
+  kinds?: readonly CaseKind[];
+  /** Only these routes (default: FUZZ_ROUTES). */
+  routes?: readonly FuzzRoute[];
+}
+
+export interface FuzzCase {
+  seed: number;
+  index: number;
+  route: FuzzRoute;
+  /** Concrete request path (the `:name` of PATCH filled in). */
+  path: string;
+  kind: CaseKind;
+  /** What was done, for humans: `model=array`, `__proto__@options`, ... */
+  detail: string;
+  /** A string value is one header line; an array is the same header repeated. */
+  headers: Record<string, string | string[]>;
+  /** Undefined: no body at all. A Uint8Array carries bytes that are not valid UTF-8. */
+  body?: string | Uint8Array;
+  /** Sent with chunked transfer encoding instead of a Content-Length. */
+  chunked: boolean;
+  /** A well-formed request for a model the fleet has: real work that should be served. */
+  valid: boolean;
+  /** Carries an out-of-range priority: Herd must answer 4xx, and no node may see the body. */
+  mustReject: boolean;
+}
+
+// ---- JSON text ------------------------------------------------------------------------------------------
+
+/** JSON text written verbatim: number literals, escaped keys, broken or very deep structures. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+/** An object as an ordered list of entries: keys may repeat and may be escaped (RawJson). */
+export class Entries {
+  constructor(readonly entries: ReadonlyArray<readonly [Key, unknown]>) {}
+}
+type Key = string | RawJson;
+type Fields = Array<[Key, unknown]>;
+
+const raw = (text: string): RawJson => new RawJson(text);
+
+/** JSON text of a body given as fields. */
+export function fieldsText(fields: ReadonlyArray<readonly [Key, unknown]>): string {
+  return toJsonText(new Entries(fields));
+}
+
+/** JSON text of a value that may contain RawJson and Entries (shallow recursion only: deep parts are RawJson). */
+export function toJsonText(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
+  if (value instanceof Entries) return `{${value.entries.map(([k, v]) => `${k instanceof RawJson ? k.text : JSON.stringify(k)}:${toJsonText(v)}`).join(',')}}`;
+  if (Array.isArray(value)) return `[${value.map((v) => toJsonText(v)).join(',')}]`;
+  if (value !== null && typeof value === 'object') return toJsonText(new Entries(Object.entries(value)));
+  if (value === undefined) return 'null';
+  return JSON.stringify(value);
+}
+
+// ---- random helpers -------------------------------------------------------------------------------------
+
+const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
+const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
+const chance = (rng: Rng, p: number): boolean => rng() < p;
+function weighted<T extends string>(rng: Rng, weights: Partial<Record<T, number>>): T {
+  const entries = Object.entries(weights) as [T, number][];
+  const total = entries.reduce((s, [, w]) => s + w, 0);
+  let r = rng() * total;
+  for (const [k, w] of entries) {
+    r -= w;
+    if (r < 0) return k;
+  }
+  return entries[entries.length - 1][0];
+}
+
+/** The PRNG of one case: independent of every other case, so any case can be replayed alone. */
+export function caseRng(seed: number, index: number): Rng {
+  return mulberry32(fnv1a(`herd-fuzz:${seed >>> 0}:${index}`));
+}
+
+// ---- vocabulary -----------------------------------------------------------------------------------------
+
+const PROMPTS = ['Why is the sky blue?', 'hi', 'Write one word.', 'Count to three.', 'Name a colour.', 'ok'];
+/** Registry references on a closed loopback port: a real Ollama that tries them fails at once, locally. */
+const GHOST_REFS = ['127.0.0.1:1/fuzz/nope:latest', '127.0.0.1:1/fuzz/ghost', '127.0.0.1:1/library/fuzz-missing:1b'];
+/** URLs for node registration: loopback, closed or impossible ports. Never Herd's own port. */
+const LOOPBACK_URLS = ['http://127.0.0.1:1', 'http://127.0.0.1:1/', 'https://127.0.0.1:1', 'http://127.0.0.1:0', 'http://127.0.0.1:99999', 'http://fuzz:pw@127.0.0.1:1', 'http://127.0.0.1:1/../..', 'ftp://127.0.0.1:1', 'http://127.0.0.1:1/?x=%00', 'http://127.0.0.1:1#__proto__', '127.0.0.1:1', 'not a url'];
+const PROTO_KEYS: readonly Key[] = ['__proto__', 'constructor', 'prototype', raw('"\\u005f\\u005fproto\\u005f\\u005f"'), raw('"\\u0063onstructor"'), raw('"prototyp\\u0065"')];
+const PATCH_NAMES = ['fuzz-ghost', 'fuzz-hb-0', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', '%00', '%E0%A4%A', '%ED%A0%80', '%2e%2e%2f%2e%2e', 'fuzz%20ghost', '%F0%9F%A6%99', 'x'.repeat(2000)];
+
+type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'array' | 'object';
+
+/** Types each known field accepts somewhere (the union over routes). */
+const FIELD_TYPES: Record<string, readonly JsonType[]> = {
+  model: ['string'],
+  prompt: ['string', 'array'],
+  messages: ['array'],
+  input: ['string', 'array'],
+  options: ['object'],
+  stream: ['boolean'],
+  priority: ['integer'],
+  max_tokens: ['integer'],
+  system: ['string'],
+  suffix: ['string'],
+  format: ['string', 'object'],
+  keep_alive: ['string', 'number', 'integer'],
+  images: ['array'],
+  tools: ['array'],
+  template: ['string'],
+  raw: ['boolean'],
+  context: ['array'],
+  think: ['boolean', 'string'],
+  truncate: ['boolean'],
+  dimensions: ['integer'],
+  temperature: ['number', 'integer'],
+  top_p: ['number', 'integer'],
+  stop: ['string', 'array'],
+  seed: ['integer'],
+  n: ['integer'],
+  user: ['string'],
+  encoding_format: ['string'],
+  response_format: ['object'],
+  verbose: ['boolean'],
+  name: ['string'],
+  insecure: ['boolean'],
+  source: ['string'],
+  destination: ['string'],
+  from: ['string'],
+  files: ['object'],
+  adapters: ['object'],
+  quantize: ['string'],
+  url: ['string'],
+  slots: ['integer'],
+  weight: ['number', 'integer'],
+  draining: ['boolean'],
+  labels: ['object'],
+  memoryGb: ['number', 'integer'],
+  tokensPerSecond: ['number', 'integer'],
+};
+
+/** Fields that exist on every route family's requests; wrong types are tried on all of them everywhere. */
+const COMMON_FIELDS = ['model', 'prompt', 'messages', 'input', 'options', 'stream', 'priority', 'max_tokens', 'system', 'suffix', 'format', 'keep_alive', 'images', 'tools'];
+
+const FAMILY_FIELDS: Record<RouteFamily, readonly string[]> = {
+  'herd-generate': ['model', 'prompt', 'system', 'options', 'stream', 'priority', 'format', 'keep_alive', 'images', 'raw', 'context', 'think'],
+  generate: ['model', 'prompt', 'suffix', 'system', 'template', 'options', 'stream', 'priority', 'format', 'keep_alive', 'images', 'raw', 'context', 'think'],
+  chat: ['model', 'messages', 'options', 'stream', 'priority', 'format', 'keep_alive', 'tools', 'think'],
+  embed: ['model', 'input', 'options', 'priority', 'keep_alive', 'truncate', 'dimensions'],
+  embeddings: ['model', 'prompt', 'options', 'priority', 'keep_alive'],
+  show: ['model', 'name', 'verbose', 'priority'],
+  'openai-chat': ['model', 'messages', 'max_tokens', 'stream', 'priority', 'temperature', 'top_p', 'stop', 'seed', 'n', 'tools', 'response_format', 'user'],
+  'openai-completion': ['model', 'prompt', 'max_tokens', 'stream', 'priority', 'temperature', 'top_p', 'stop', 'seed', 'suffix', 'user'],
+  'openai-embeddings': ['model', 'input', 'priority', 'encoding_format', 'dimensions', 'user'],
+  pull: ['model', 'name', 'stream', 'insecure'],
+  push: ['model', 'name', 'stream', 'insecure'],
+  create: ['model', 'name', 'from', 'files', 'adapters', 'quantize', 'system', 'template', 'stream'],
+  copy: ['source', 'destination'],
+  delete: ['model', 'name'],
+  'node-add': ['name', 'url', 'slots', 'weight', 'memoryGb', 'tokensPerSecond', 'labels'],
+  heartbeat: ['name', 'url', 'slots', 'weight', 'memoryGb', 'tokensPerSecond', 'labels'],
+  'node-patch': ['slots', 'weight', 'draining'],
+};
+
+/** Numeric spots per family (dotted: inside options). */
+const NUMERIC_SPOTS: Record<RouteFamily, readonly string[]> = {
+  'herd-generate': ['options.num_predict', 'options.num_ctx', 'options.temperature', 'options.seed', 'options.top_k', 'keep_alive'],
+  generate: ['options.num_predict', 'options.num_ctx', 'options.temperature', 'options.seed', 'options.top_k', 'keep_alive', 'context'],
+  chat: ['options.num_predict', 'options.num_ctx', 'options.temperature', 'options.num_gpu', 'keep_alive'],
+  embed: ['options.num_ctx', 'dimensions', 'keep_alive'],
+  embeddings: ['options.num_ctx', 'keep_alive'],
+  show: ['verbose'],
+  'openai-chat': ['max_tokens', 'temperature', 'top_p', 'seed', 'n'],
+  'openai-completion': ['max_tokens', 'temperature', 'top_p', 'seed'],
+  'openai-embeddings': ['dimensions'],
+  pull: ['stream'],
+  push: ['stream'],
+  create: ['quantize'],
+  copy: ['source'],
+  delete: ['model'],
+  'node-add': ['slots', 'weight', 'memoryGb', 'tokensPerSecond'],
+  heartbeat: ['slots', 'weight', 'memoryGb', 'tokensPerSecond'],
+  'node-patch': ['slots', 'weight'],
+};
+
+/** Number literals at and beyond the edges (as JSON text: some cannot come out of JSON.stringify). */
+const EXTREME_NUMBERS = [
+  '1e308',
+  '-1e308',
+  '1.7976931348623157e308',
+  '-1',
+  '0',
+  '-0',
+  '9007199254740993',
+  '9007199254740992',
+  '-9007199254740993',
+  '4294967296',
+  '-2147483649',
+  '1e309',
+  '-1e309',
+  `1${'0'.repeat(400)}`,
+  '1e-400',
+  `0.${'0'.repeat(400)}1`,
+  '123456789012345678901234567890',
+  '0.1',
+  '"NaN"',
+  '"Infinity"',
+  '"-Infinity"',
+  '"1e308"',
+  '"-1"',
+  '"0x10"',
+  '""',
+];
+
+/** Values of each JSON type; `wrongValue` picks one whose type the field does not accept. */
+const TYPED_VALUES: Record<JsonType, readonly unknown[]> = {
+  string: ['fuzz-x', '', '   ', 'true', '1', 'null', '{}', '[]'],
+  number: [1.5, 0.1, -2.5, raw('1e309'), raw('-1e309'), raw('5e-324')],
+  integer: [0, -5, 1, 2147483648, raw('9007199254740993'), raw('1e308')],
+  boolean: [true, false],
+  null: [null],
+  array: [[], [1], ['fuzz-x', 2, null], [[]], [{}], [{ role: 5 }], [true, false]],
+  object: [{}, { a: 1 }, { model: 'fuzz-x' }, { length: 5 }, { 0: 'a' }, { toString: 'x' }],
+};
+
+function wrongValue(rng: Rng, field: string): { value: unknown; type: JsonType } {
+  const accepted = FIELD_TYPES[field] ?? ['string'];
+  const excluded = new Set<JsonType>(accepted);
+  if (accepted.includes('number')) excluded.add('integer');
+  const types = (Object.keys(TYPED_VALUES) as JsonType[]).filter((t) => !excluded.has(t));
+  const type = pick(rng, types);
+  return { value: pick(rng, TYPED_VALUES[type]), type };
+}
+
+// ---- valid bodies ---------------------------------------------------------------------------------------
+
+function textModels(ctx: FuzzContext): readonly string[] {
+  const plain = ctx.models.filter((m) => !/embed/i.test(m));
+  return plain.length ? plain : ctx.models.length ? ctx.models : ['llama3'];
+}
+function embeddingModels(ctx: FuzzContext): readonly string[] {
+  if (ctx.embedModels?.length) return ctx.embedModels;
+  const emb = ctx.models.filter((m) => /embed/i.test(m));
+  return emb.length ? emb : ctx.models.length ? ctx.models : ['llama3'];
+}
+
+/** The text field of a family's body (where a canary goes), if any. */
+function textField(family: RouteFamily): 'prompt' | 'messages' | 'input' | undefined {
+  switch (family) {
+    case 'herd-generate':
+    case 'generate':
+    case 'embeddings':
+    case 'openai-completion':
+      return 'prompt';
+    case 'chat':
+    case 'openai-chat':
+      return 'messages';
+    case 'embed':
+    case 'openai-embeddings':
+      return 'input';
+    case 'show':
+    case 'pull':
+    case 'push':
+    case 'create':
+    case 'copy':
+    case 'delete':
+    case 'node-add':
+    case 'heartbeat':
+    case 'node-patch':
+      return undefined;
+  }
+}
+
+/** A well-formed body for the family (admin bodies name only things that do not exist). */
+function validFields(rng: Rng, family: RouteFamily, ctx: FuzzContext, text = pick(rng, PROMPTS)): Fields {
+  const model = pick(rng, textModels(ctx));
+  const emb = pick(rng, embeddingModels(ctx));
+  const tokens = int(rng, 1, 16);
+  const n = int(rng, 0, 2);
+  const fields: Fields = [];
+  const maybe = (p: number, key: string, value: unknown): void => {
+    if (chance(rng, p)) fields.push([key, value]);
+  };
+  switch (family) {
+    case 'herd-generate':
+      fields.push(['model', model], ['prompt', text], ['options', { num_predict: tokens }]);
+      maybe(0.3, 'stream', chance(rng, 0.5));
+      maybe(0.2, 'system', 'Be brief.');
+      maybe(0.1, 'keep_alive', pick(rng, ['5m', 60, '0s']));
+      break;
+    case 'generate':
+      fields.push(['model', model], ['prompt', text], ['stream', chance(rng, 0.5)], ['options', { num_predict: tokens }]);
+      maybe(0.2, 'system', 'Be brief.');
+      maybe(0.1, 'format', 'json');
+      break;
+    case 'chat':
+      fields.push(['model', model], ['messages', [{ role: 'user', content: text }]], ['stream', chance(rng, 0.5)], ['options', { num_predict: tokens }]);
+      break;
+    case 'embed':
+      fields.push(['model', emb], ['input', chance(rng, 0.5) ? text : [text, 'second']]);
+      break;
+    case 'embeddings':
+      fields.push(['model', emb], ['prompt', text]);
+      break;
+    case 'show':
+      fields.push(['model', model]);
+      maybe(0.2, 'verbose', false);
+      break;
+    case 'openai-chat':
+      fields.push(['model', model], ['messages', [{ role: 'user', content: text }]], ['max_tokens', tokens]);
+      maybe(0.4, 'stream', chance(rng, 0.5));
+      break;
+    case 'openai-completion':
+      fields.push(['model', model], ['prompt', text], ['max_tokens', tokens]);
+      maybe(0.4, 'stream', chance(rng, 0.5));
+      break;
+    case 'openai-embeddings':
+      fields.push(['model', emb], ['input', chance(rng, 0.5) ? text : [text, 'second']]);
+      break;
+    case 'pull':
+      fields.push(['model', pick(rng, GHOST_REFS)], ['insecure', true], ['stream', chance(rng, 0.5)]);
+      break;
+    case 'push':
+      fields.push(['model', pick(rng, GHOST_REFS)], ['insecure', true], ['stream', false]);
+      break;
+    case 'create':
+      fields.push(['model', `fuzz-created-${n}`], ['from', pick(rng, GHOST_REFS)], ['stream', false]);
+      break;
+    case 'copy':
+      fields.push(['source', `fuzz-missing-${n}`], ['destination', `fuzz-copy-${n}`]);
+      break;
+    case 'delete':
+      fields.push(['model', `fuzz-missing-${n}`]);
+      break;
+    case 'node-add':
+      fields.push(['name', `fuzz-node-${n}`], ['url', chance(rng, 0.5) ? 'http://127.0.0.1:1' : pick(rng, LOOPBACK_URLS)], ['slots', 1]);
+      break;
+    case 'heartbeat':
+      fields.push(['name', `fuzz-hb-${n}`], ['url', chance(rng, 0.7) ? 'http://127.0.0.1:1' : pick(rng, LOOPBACK_URLS)], ['slots', int(rng, 1, 4)]);
+      break;
+    case 'node-patch':
+      maybe(0.6, 'slots', int(rng, 1, 4));
+      maybe(0.4, 'weight', 1);
+      maybe(0.4, 'draining', false);
+      break;
+  }
+  return fields;
+}
+
+// ---- field surgery --------------------------------------------------------------------------------------
+
+const keyName = (k: Key): string => (k instanceof RawJson ? k.text : k);
+
+function setField(fields: Fields, key: Key, value: unknown): Fields {
+  const i = typeof key === 'string' ? fields.findIndex(([k]) => k === key) : -1;
+  const out = fields.slice();
+  if (i >= 0) out[i] = [key, value];
+  else out.push([key, value]);
+  return out;
+}
+function getField(fields: Fields, key: string): unknown {
+  return fields.find(([k]) => k === key)?.[1];
+}
+const textOf = (value: unknown, fallback: string): string => (typeof value === 'string' ? value : fallback);
+function withoutField(fields: Fields, key: string): Fields {
+  return fields.filter(([k]) => k !== key);
+}
+/** Sets `a.b` (one level into an object field, created when absent or not an object). */
+function setSpot(fields: Fields, spot: string, value: unknown): Fields {
+  const [outer, inner] = spot.split('.');
+  if (inner === undefined) return setField(fields, outer, value);
+  const current = getField(fields, outer);
+  let base: Fields = [];
+  if (current instanceof Entries) base = [...current.entries] as Fields;
+  else if (current && typeof current === 'object' && !Array.isArray(current) && !(current instanceof RawJson)) base = Object.entries(current) as Fields;
+  return setField(fields, outer, new Entries(setField(base, inner, value)));
+}
+
+/** Adds the canary to the family's text field (and as an extra field, which Herd forwards too). */
+function withCanary(fields: Fields, family: RouteFamily): Fields {
+  let out = fields;
+  switch (textField(family)) {
+    case 'prompt':
+      out = setField(out, 'prompt', `${MUST_REJECT_CANARY} ${textOf(getField(out, 'prompt'), '')}`);
+      break;
+    case 'messages':
+      out = setField(out, 'messages', [{ role: 'user', content: MUST_REJECT_CANARY }]);
+      break;
+    case 'input':
+      out = setField(out, 'input', MUST_REJECT_CANARY);
+      break;
+    case undefined:
+      break;
+  }
+  return setField(out, 'x_fuzz_canary', MUST_REJECT_CANARY);
+}
+
+// ---- priority semantics ---------------------------------------------------------------------------------
+
+const inRange = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= 10;
+
+/**
+ * Whether a body priority (as parsed) is plainly out of range, so Herd must refuse the request. Ambiguous values
+ * that a lenient Herd could read as a priority (null, "5", "") are not counted.
+ */
+export function bodyPriorityMustReject(value: unknown): boolean {
+  if (value === null || value === undefined) return false;
+  if (typeof value === 'number') return !inRange(value);
+  if (typeof value === 'string') {
+    const t = value.trim();
+    return t !== '' && !(/^\d+$/.test(t) && inRange(Number(t)));
+  }
+  return true;
+}
+
+const BODY_PRIORITIES = ['0', '11', '-5', '1.5', '-0', '1e308', '-1e308', '9007199254740993', '1e309', '10.5', '100', '2147483648', '-2147483649', '0.5', '"abc"', '"0"', '"11"', '"5"', '"1.5"', '"NaN"', '"Infinity"', 'true', 'false', '[]', '[5]', '{}', '{"valueOf":5}', '""', 'null', '1.0', '1e0', '10', '1', '5.000000000000001', '0.99999999999999999999'];
+
+/** Header values and whether each is plainly out of range (ambiguous spellings of 1-10 count as fine). */
+const HEADER_PRIORITIES: ReadonlyArray<readonly [string | string[], boolean]> = [
+  ['0', true],
+  ['11', true],
+  ['-5', true],
+  ['1.5', true],
+  ['abc', true],
+  ['-0', true],
+  ['Infinity', true],
+  ['NaN', true],
+  ['1e400', true],
+  ['2147483648', true],
+  ['null', true],
+  ['true', true],
+  ['[5]', true],
+  ['\u00e9', true],
+  ['9'.repeat(8000), true],
+  ['abc'.repeat(2500), true],
+  [['0', '0'], true],
+  [['11', '12'], true],
+  [['abc', 'abc'], true],
+  ['', false],
+  [' ', false],
+  ['1', false],
+  ['10', false],
+  ['1e1', false],
+  ['0x3', false],
+  ['+5', false],
+  ['05', false],
+  ['4.0', false],
+  ['5,5', false],
+  [`${'0'.repeat(7999)}1`, false],
+  [['1', '2'], false],
+  [['0', '5'], false],
+  [['5', '0'], false],
+];
+
+// ---- the kinds ------------------------------------------------------------------------------------------
+
+interface Draft {
+  fields?: Fields;
+  /** Replaces fields when set (already text or bytes). */
+  body?: string | Uint8Array;
+  noBody?: boolean;
+  headers: Record<string, string | string[]>;
+  detail: string;
+  chunked?: boolean;
+  mustReject?: boolean;
+  valid?: boolean;
+}
+
+const JSON_HEADERS = (): Record<string, string | string[]> => ({ 'content-type': 'application/json' });
+
+function fieldsFor(rng: Rng, r: FuzzRoute): string[] {
+  return chance(rng, 0.75) ? [...FAMILY_FIELDS[r.family]] : COMMON_FIELDS;
+}
+
+function validCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const headers = JSON_HEADERS();
+  let detail = 'valid';
+  if (r.queued || r.family === 'show') {
+    const p = int(rng, 1, 10);
+    const where = weighted(rng, { body: 4, header: 2, none: 4 });
+    if (where === 'body') {
+      fields = setField(fields, 'priority', p);
+      detail = `valid priority=${p}`;
+    } else if (where === 'header') {
+      headers['x-herd-priority'] = String(p);
+      detail = `valid X-Herd-Priority=${p}`;
+    }
+  }
+  return { fields, headers, detail, valid: !r.admin };
+}
+
+function nestedWrongType(rng: Rng, r: FuzzRoute, fields: Fields): { fields: Fields; detail: string } | undefined {
+  const wrongEl = (): unknown => pick(rng, [null, 5, 'fuzz-x', [], true, {}]);
+  const spots: Array<() => { fields: Fields; detail: string }> = [];
+  if (FAMILY_FIELDS[r.family].includes('messages')) {
+    spots.push(() => {
+      const w = wrongValue(rng, 'role');
+      return { fields: setField(fields, 'messages', [new Entries([['role', w.value], ['content', 'hi']])]), detail: `messages[0].role=${w.type}` };
+    });
+    spots.push(() => {
+      const w = wrongValue(rng, 'content');
+      return { fields: setField(fields, 'messages', [new Entries([['role', 'user'], ['content', w.value]])]), detail: `messages[0].content=${w.type}` };
+    });
+    spots.push(() => ({ fields: setField(fields, 'messages', [wrongEl()]), detail: 'messages[0]=not-an-object' }));
+    spots.push(() => {
+      const w = wrongValue(rng, 'images');
+      return { fields: setField(fields, 'messages', [new Entries([['role', 'user'], ['content', 'hi'], ['images', w.value]])]), detail: `messages[0].images=${w.type}` };
+    });
+    spots.push(() => ({ fields: setField(fields, 'messages', [{}, { role: 'user' }]), detail: 'messages=[{},{role}]' }));
+  }
+  if (FAMILY_FIELDS[r.family].includes('options')) {
+    for (const opt of ['num_predict', 'temperature', 'stop', 'num_ctx']) {
+      spots.push(() => {
+        const w = wrongValue(rng, opt === 'stop' ? 'stop' : opt === 'temperature' ? 'temperature' : 'seed');
+        return { fields: setSpot(fields, `options.${opt}`, w.value), detail: `options.${opt}=${w.type}` };
+      });
+    }
+  }
+  if (FAMILY_FIELDS[r.family].includes('input')) spots.push(() => ({ fields: setField(fields, 'input', ['fuzz-x', wrongEl(), wrongEl()]), detail: 'input=[string, wrong...]' }));
+  if (r.family === 'openai-completion') spots.push(() => ({ fields: setField(fields, 'prompt', [1, 2, null]), detail: 'prompt=[numbers]' }));
+  if (FAMILY_FIELDS[r.family].includes('tools')) spots.push(() => ({ fields: setField(fields, 'tools', [{ type: 'function', function: wrongEl() }]), detail: 'tools[0].function=wrong' }));
+  if (FAMILY_FIELDS[r.family].includes('format')) spots.push(() => ({ fields: setField(fields, 'format', { type: 5, properties: [] }), detail: 'format={type:5}' }));
+  if (FAMILY_FIELDS[r.family].includes('labels')) spots.push(() => ({ fields: setField(fields, 'labels', { a: wrongEl() }), detail: 'labels.a=wrong' }));
+  if (FAMILY_FIELDS[r.family].includes('files')) spots.push(() => ({ fields: setField(fields, 'files', { 'x.gguf': wrongEl() }), detail: 'files[x]=wrong' }));
+  return spots.length ? pick(rng, spots)() : undefined;
+}
+
+function wrongTypeCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const fields = validFields(rng, r.family, ctx);
+  if (chance(rng, 0.3)) {
+    const nested = nestedWrongType(rng, r, fields);
+    if (nested) return { ...nested, headers: JSON_HEADERS() };
+  }
+  if (chance(rng, 0.1) && fields.length > 0) {
+    const [gone] = pick(rng, fields);
+    return { fields: withoutField(fields, keyName(gone)), headers: JSON_HEADERS(), detail: `missing ${keyName(gone)}` };
+  }
+  const field = pick(rng, fieldsFor(rng, r));
+  const w = wrongValue(rng, field);
+  return { fields: setField(fields, field, w.value), headers: JSON_HEADERS(), detail: `${field}=${w.type}` };
+}
+
+function extremeNumberCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const spots = chance(rng, 0.8) ? NUMERIC_SPOTS[r.family] : ['options.num_predict', 'max_tokens', 'slots', 'weight'];
+  const count = int(rng, 1, 2);
+  const parts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const spot = pick(rng, spots);
+    const lit = pick(rng, EXTREME_NUMBERS);
+    fields = setSpot(fields, spot, raw(lit));
+    parts.push(`${spot}=${lit.length > 24 ? `${lit.slice(0, 12)}…(${lit.length})` : lit}`);
+  }
+  return { fields, headers: JSON_HEADERS(), detail: parts.join(' ') };
+}
+
+function badPriorityCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const lit = pick(rng, BODY_PRIORITIES);
+  const variant = weighted(rng, { plain: 6, 'dup-bad-last': 1, 'dup-bad-first': 1, escaped: 1, 'with-good-header': 1 });
+  const headers = JSON_HEADERS();
+  let effective: string = lit;
+  switch (variant) {
+    case 'plain':
+      fields = setField(fields, 'priority', raw(lit));
+      break;
+    case 'dup-bad-last':
+      fields = [['priority', 3], ...fields, ['priority', raw(lit)]];
+      break;
+    case 'dup-bad-first':
+      fields = [['priority', raw(lit)], ...fields, ['priority', 3]];
+      effective = '3';
+      break;
+    case 'escaped':
+      fields = [...fields, [raw('"\\u0070riority"'), raw(lit)]];
+      break;
+    case 'with-good-header':
+      fields = setField(fields, 'priority', raw(lit));
+      headers['x-herd-priority'] = String(int(rng, 1, 10));
+      break;
+  }
+  const mustReject = !r.admin && r.family !== 'show' && bodyPriorityMustReject(JSON.parse(effective));
+  if (mustReject) fields = withCanary(fields, r.family);
+  return { fields, headers, detail: `priority=${lit.length > 20 ? `${lit.slice(0, 12)}…` : lit} (${variant})`, mustReject };
+}
+
+function badPriorityHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const [value, plainlyBad] = pick(rng, HEADER_PRIORITIES);
+  const headers = JSON_HEADERS();
+  headers['x-herd-priority'] = value;
+  let detail = `X-Herd-Priority=${Array.isArray(value) ? `[${value.join('|')}]` : value.length > 20 ? `${value.slice(0, 8)}…(${value.length})` : JSON.stringify(value)}`;
+  let mustReject = plainlyBad && !r.admin && r.family !== 'show';
+  if (chance(rng, 0.15)) {
+    // A valid body priority wins over any header.
+    fields = setField(fields, 'priority', int(rng, 1, 10));
+    mustReject = false;
+    detail += ' +body priority';
+  }
+  if (mustReject) fields = withCanary(fields, r.family);
+  return { fields, headers, detail, mustReject };
+}
+
+/** An object key chain `{"k":{"k":...{"k":leaf}}}` as text, `depth` levels. */
+function chain(key: Key, depth: number, leaf: string): RawJson {
+  const k = key instanceof RawJson ? key.text : JSON.stringify(key);
+  return raw(`${`{${k}:`.repeat(depth)}${leaf}${'}'.repeat(depth)}`);
+}
+
+function prototypeKeyCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const key = pick(rng, PROTO_KEYS);
+  const values: unknown[] = [{}, { priority: 0 }, { model: 123 }, { polluted: 'yes' }, null, 1, 'fuzz-x', [], new Entries([['constructor', new Entries([['prototype', { polluted: 'yes' }]])]]), { toString: 'x' }, new Entries([['__proto__', { polluted: 'yes' }]])];
+  const value = pick(rng, values);
+  const places = ['top-first', 'top-last', 'deep-chain'];
+  const fam = FAMILY_FIELDS[r.family];
+  if (fam.includes('options')) places.push('options', 'options-deep');
+  if (fam.includes('messages')) places.push('messages[0]', 'messages[0]', 'messages[1]');
+  if (fam.includes('format')) places.push('format');
+  if (fam.includes('tools')) places.push('tools[0]');
+  if (fam.includes('input')) places.push('input[0]');
+  if (fam.includes('labels')) places.push('labels', 'name-value');
+  if (fam.includes('files')) places.push('files');
+  if (r.family === 'node-patch') places.push('top-first');
+  const place = pick(rng, places);
+  const entry = (base: Fields): Entries => new Entries([...base, [key, value]]);
+  switch (place) {
+    case 'top-first':
+      fields = [[key, value], ...fields];
+      break;
+    case 'top-last':
+      fields = [...fields, [key, value]];
+      break;
+    case 'deep-chain':
+      // The key at every level of a nested object (here under an unknown field, which Herd forwards).
+      fields = [...fields, [pick(rng, ['x_fuzz', 'options', 'format']), chain(key, int(rng, 2, 40), '{"polluted":"yes"}')]];
+      break;
+    case 'options':
+      fields = setField(fields, 'options', entry([['num_predict', 8]]));
+      break;
+    case 'options-deep':
+      fields = setField(fields, 'options', new Entries([['num_predict', 8], ['nested', new Entries([['deeper', entry([['a', 1]])]])]]));
+      break;
+    case 'messages[0]':
+      fields = setField(fields, 'messages', [entry([['role', 'user'], ['content', 'hi']])]);
+      break;
+    case 'messages[1]':
+      fields = setField(fields, 'messages', [{ role: 'system', content: 'be brief' }, entry([['role', 'user'], ['content', 'hi']])]);
+      break;
+    case 'format':
+      fields = setField(fields, 'format', entry([['type', 'object']]));
+      break;
+    case 'tools[0]':
+      fields = setField(fields, 'tools', [entry([['type', 'function'], ['function', entry([['name', 'f']])]])]);
+      break;
+    case 'input[0]':
+      fields = setField(fields, 'input', [entry([['text', 'hi']])]);
+      break;
+    case 'labels':
+      fields = setField(fields, 'labels', entry([['zone', 'a']]));
+      break;
+    case 'name-value':
+      fields = setField(fields, 'name', keyName(key).replace(/"/g, ''));
+      break;
+    case 'files':
+      fields = setField(fields, 'files', entry([['x.gguf', `sha256:${'0'.repeat(64)}`]]));
+      break;
+  }
+  const parts = [`${keyName(key)}@${place}`];
+  const extra = weighted(rng, { none: 6, 'model=123': 2, 'priority=0': 2 });
+  let mustReject = false;
+  if (extra === 'model=123') fields = setField(fields, 'model', 123);
+  if (extra === 'priority=0') {
+    fields = setField(fields, 'priority', 0);
+    mustReject = r.queued;
+  }
+  if (extra !== 'none') parts.push(extra);
+  if (mustReject) fields = withCanary(fields, r.family);
+  return { fields, headers: JSON_HEADERS(), detail: parts.join(' '), mustReject };
+}
+
+/** JSON string literals with lone surrogates, NULs and other oddities (as escapes: the text stays valid JSON). */
+const ODD_STRINGS = ['"\\ud800"', '"\\udfff"', '"a\\ud800b"', '"\\udc00\\ud800"', '"\\u0000"', '"llama3\\u0000"', '"\\u0000llama3"', '"\\ufeff"', '"\\u202e"', '"\\u2028\\u2029"', '"\\uffff"', '"\\\\"', '"%00"', '"\\ud83d\\ude00"', '"\\u001b[31m"', '"\\r\\n\\r\\nX-Injected: 1"'];
+/** Byte sequences that are not UTF-8 (or not allowed raw inside a JSON string). */
+const ODD_BYTES: readonly number[][] = [[0x00], [0xff, 0xfe], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe2, 0x82], [0x80], [0xf4, 0x90, 0x80, 0x80], [0x0a], [0x1f]];
+const BYTES_MARK = 'FUZZ~BYTES~MARK';
+
+function oddStringCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const odd = pick(rng, ODD_STRINGS);
+  const target = weighted(rng, { value: 5, key: 3, bytes: 2 });
+  const fieldKeys = fields.map(([k]) => keyName(k));
+  if (target === 'value') {
+    const textish = fieldKeys.filter((k) => ['model', 'prompt', 'system', 'input', 'name', 'source', 'destination', 'from', 'url', 'messages'].includes(k));
+    const field = textish.length ? pick(rng, textish) : 'model';
+    if (field === 'messages') {
+      const inRole = chance(rng, 0.3);
+      fields = setField(fields, 'messages', [new Entries([['role', inRole ? raw(odd) : 'user'], ['content', inRole ? 'hi' : raw(odd)]])]);
+      return { fields, headers: JSON_HEADERS(), detail: `messages[0].${inRole ? 'role' : 'content'}=${odd}` };
+    }
+    if (r.admin) {
+      // Admin names stay fuzz-only (and loopback references) with the oddity appended: never a real model.
+      let current = textOf(getField(fields, field), 'fuzz-x');
+      if (/^[a-z]+:\/\//.test(current)) current = `${current.replace(/\/$/, '')}/`; // the oddity goes in a URL's path
+      fields = setField(fields, field, raw(`${JSON.stringify(current).slice(0, -1)}${odd.slice(1)}`));
+    } else {
+      fields = setField(fields, field, raw(odd));
+    }
+    return { fields, headers: JSON_HEADERS(), detail: `${field}=${odd}` };
+  }
+  if (target === 'key') {
+    const keyText = pick(rng, ['"\\u0000"', '"model\\u0000"', '"\\ud800"', '""', '" model"', '"MODEL"', '"pri\\u0000ority"', '"\\udfff\\ud800"']);
+    const inOptions = FAMILY_FIELDS[r.family].includes('options') && chance(rng, 0.4);
+    fields = inOptions ? setField(fields, 'options', new Entries([['num_predict', 8], [raw(keyText), 1]])) : [...fields, [raw(keyText), pick(rng, [1, 'x', raw('"\\u0000"')])]];
+    return { fields, headers: JSON_HEADERS(), detail: `key ${keyText}${inOptions ? ' in options' : ''}` };
+  }
+  const bytes = pick(rng, ODD_BYTES);
+  const field = fieldKeys.includes('prompt') ? 'prompt' : fieldKeys.includes('model') ? 'model' : (fieldKeys[0] ?? 'model');
+  const current = getField(fields, field);
+  const prefix = typeof current === 'string' ? current : 'fuzz-x';
+  const text = fieldsText(setField(fields, field, `${prefix}${BYTES_MARK}`));
+  const [before, after] = text.split(BYTES_MARK);
+  const body = Buffer.concat([Buffer.from(before, 'utf8'), Buffer.from(bytes), Buffer.from(after, 'utf8')]);
+  return { body, headers: JSON_HEADERS(), detail: `raw bytes ${bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')} in ${field}` };
+}
+
+function deepNestingCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const fits = [1_000, 10_000, 50_000, 100_000].filter((d) => d * 8 + 512 < ctx.bodyLimitBytes);
+  const depth = fits.length ? pick(rng, fits) : Math.max(10, Math.floor(ctx.bodyLimitBytes / 16));
+  const shape = weighted(rng, { arrays: 3, objects: 3, mixed: 2, unclosed: 1 });
+  let text: string;
+  switch (shape) {
+    case 'arrays':
+      text = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+      break;
+    case 'objects':
+      text = `${'{"a":'.repeat(depth)}0${'}'.repeat(depth)}`;
+      break;
+    case 'mixed':
+      text = `${'[{"a":'.repeat(depth)}0${'}]'.repeat(depth)}`;
+      break;
+    case 'unclosed':
+      text = pick(rng, ['[', '{"a":']).repeat(depth);
+      break;
+  }
+  const fam = FAMILY_FIELDS[r.family];
+  const places = ['whole-body', 'x_deep', ...fam.filter((f) => ['options', 'prompt', 'messages', 'format', 'input', 'tools', 'model', 'labels', 'images', 'context'].includes(f))];
+  const place = pick(rng, places);
+  const detail = `${shape} depth ${depth} @${place}`;
+  if (place === 'whole-body') return { body: text, headers: JSON_HEADERS(), detail };
+  return { fields: setField(validFields(rng, r.family, ctx), place, raw(text)), headers: JSON_HEADERS(), detail };
+}
+
+function malformedCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const good = fieldsText(validFields(rng, r.family, ctx));
+  const forms: Array<[string, () => string]> = [
+    ['truncated', () => good.slice(0, int(rng, 0, good.length - 1))],
+    ['trailing comma', () => `${good.slice(0, -1)},}`],
+    ['single quotes', () => good.replace(/"/g, "'")],
+    ['unquoted keys', () => good.replace(/"(\w+)":/g, '$1:')],
+    ['comment', () => `/* fuzz */${good}`],
+    ['line comment', () => `${good}// fuzz`],
+    ['NaN literal', () => `${good.slice(0, -1)},"x":NaN}`],
+    ['undefined literal', () => `${good.slice(0, -1)},"x":undefined}`],
+    ['BOM', () => `\ufeff${good}`],
+    ['trailing garbage', () => `${good}garbage`],
+    ['two objects', () => `${good}${good}`],
+    ['empty', () => ''],
+    ['whitespace', () => ' \n\t '],
+    ['null', () => 'null'],
+    ['number', () => '0'],
+    ['string', () => '"model"'],
+    ['true', () => 'true'],
+    ['empty array', () => '[]'],
+    ['array of body', () => `[${good}]`],
+    ['open brace', () => '{'],
+    ['close brace', () => '}'],
+    ['dangling key', () => '{"model":'],
+    ['key without value', () => '{"model"}'],
+    ['missing comma', () => '{"model":"x" "prompt":"y"}'],
+    ['bad escape', () => '{"model":"\\x41"}'],
+    ['short unicode escape', () => '{"model":"\\u12"}'],
+    ['unterminated string', () => `{"model":"${'a'.repeat(int(rng, 1, 5000))}`],
+    ['hex number', () => `${good.slice(0, -1)},"x":0x10}`],
+    ['leading zeros', () => `${good.slice(0, -1)},"x":007}`],
+    ['plus sign', () => `${good.slice(0, -1)},"x":+1}`],
+    ['bare dot', () => `${good.slice(0, -1)},"x":.5}`],
+  ];
+  const [name, make] = pick(rng, forms);
+  return { body: make(), headers: JSON_HEADERS(), detail: name };
+}
+
+/** encodeURIComponent that takes lone surrogates too (as U+FFFD). */
+function formEncode(text: string): string {
+  return encodeURIComponent(text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd'));
+}
+
+function contentTypeCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const fields = validFields(rng, r.family, ctx);
+  const json = fieldsText(fields);
+  const form = fields.map(([k, v]) => `${formEncode(keyName(k))}=${formEncode(typeof v === 'string' ? v : toJsonText(v))}`).join('&');
+  const boundary = '----herd-fuzz-boundary';
+  const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="body"\r\nContent-Type: application/json\r\n\r\n${json}\r\n--${boundary}--\r\n`;
+  const variants: Array<[string, Record<string, string | string[]>, string | Uint8Array | undefined]> = [
+    ['text/plain', { 'content-type': 'text/plain' }, json],
+    ['text/plain;charset=utf-8', { 'content-type': 'text/plain; charset=utf-8' }, json],
+    ['form-encoded', { 'content-type': 'application/x-www-form-urlencoded' }, form],
+    ['form-encoded json', { 'content-type': 'application/x-www-form-urlencoded' }, json],
+    ['no content-type', {}, json],
+    ['no content-type, no body', {}, undefined],
+    ['json, no body', { 'content-type': 'application/json' }, undefined],
+    ['multipart', { 'content-type': `multipart/form-data; boundary=${boundary}` }, multipart],
+    ['charset=utf-16', { 'content-type': 'application/json; charset=utf-16' }, json],
+    ['charset=iso-8859-1', { 'content-type': 'application/json; charset=iso-8859-1' }, json],
+    ['charset=bogus', { 'content-type': 'application/json; charset=fuzz-bogus' }, json],
+    ['application/xml', { 'content-type': 'application/xml' }, '<request><model>fuzz-x</model></request>'],
+    ['octet-stream', { 'content-type': 'application/octet-stream' }, json],
+    ['APPLICATION/JSON', { 'content-type': 'APPLICATION/JSON' }, json],
+    ['json;;', { 'content-type': 'application/json;;' }, json],
+    ['malformed type', { 'content-type': '/' }, json],
+    ['two content-types', { 'content-type': ['application/json', 'text/plain'] }, json],
+    ['gzip garbage', { 'content-type': 'application/json', 'content-encoding': 'gzip' }, json],
+    ['deflate garbage', { 'content-type': 'application/json', 'content-encoding': 'deflate' }, json],
+    ['br garbage', { 'content-type': 'application/json', 'content-encoding': 'br' }, json],
+    ['unknown encoding', { 'content-type': 'application/json', 'content-encoding': 'x-fuzz' }, json],
+  ];
+  const [name, headers, body] = pick(rng, variants);
+  return { body, noBody: body === undefined, headers: { ...headers }, detail: name };
+}
+
+function oversizeCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const size = ctx.bodyLimitBytes + 1 + int(rng, 0, 1024);
+  const head = Buffer.from(`{"model":${JSON.stringify(pick(rng, textModels(ctx)))},"prompt":"`, 'utf8');
+  const tail = Buffer.from('"}', 'utf8');
+  const body = Buffer.alloc(size, 0x61);
+  head.copy(body, 0);
+  tail.copy(body, size - tail.length);
+  const chunked = chance(rng, 0.3);
+  return { body, headers: JSON_HEADERS(), detail: `${size} bytes${chunked ? ' chunked' : ''} (limit ${ctx.bodyLimitBytes})`, chunked };
+}
+
+function bulkCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const budget = Math.max(1024, Math.min(256 * 1024, Math.floor(ctx.bodyLimitBytes / 4)));
+  let fields = validFields(rng, r.family, ctx);
+  const what = weighted(rng, { 'many keys': 3, 'many options': 2, 'many messages': 2, 'many inputs': 2, 'long string': 2, 'long stop list': 1 });
+  const count = (unit: number, cap: number): number => Math.max(1, Math.min(cap, Math.floor(budget / unit)));
+  switch (what) {
+    case 'many keys': {
+      const n = count(12, 20_000);
+      fields = [...fields, ...Array.from({ length: n }, (_, i): [Key, unknown] => [`k${i}`, i])];
+      break;
+    }
+    case 'many options': {
+      const n = count(14, 20_000);
+      fields = setField(fields, 'options', Object.fromEntries([['num_predict', 8], ...Array.from({ length: n }, (_, i) => [`o${i}`, i])]));
+      break;
+    }
+    case 'many messages': {
+      const n = count(40, 2_000);
+      fields = setField(fields, 'messages', Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `m${i}` })));
+      break;
+    }
+    case 'many inputs':
+      fields = setField(fields, 'input', Array.from({ length: count(8, 200) }, (_, i) => `i${i}`));
+      break;
+    case 'long string': {
+      const field = fields.some(([k]) => k === 'prompt') ? 'prompt' : fields.some(([k]) => k === 'input') ? 'input' : 'x_fuzz_long';
+      fields = setField(fields, field, 'a'.repeat(budget));
+      break;
+    }
+    case 'long stop list':
+      fields = setField(fields, chance(rng, 0.5) ? 'stop' : 'images', Array.from({ length: count(6, 10_000) }, (_, i) => `s${i}`));
+      break;
+  }
+  return { fields, headers: JSON_HEADERS(), detail: what };
+}
+
+const BUILDERS: Record<CaseKind, (rng: Rng, r: FuzzRoute, ctx: FuzzContext) => Draft> = {
+  valid: validCase,
+  'wrong-type': wrongTypeCase,
+  'extreme-number': extremeNumberCase,
+  'bad-priority': badPriorityCase,
+  'bad-priority-header': badPriorityHeaderCase,
+  'prototype-key': prototypeKeyCase,
+  'odd-string': oddStringCase,
+  'deep-nesting': deepNestingCase,
+  'malformed-json': malformedCase,
+  'content-type': contentTypeCase,
+  oversize: oversizeCase,
+  bulk: bulkCase,
+};
+
+/** Inference routes are picked three times as often as admin routes. */
+function pickRoute(rng: Rng, routes: readonly FuzzRoute[]): FuzzRoute {
+  const total = routes.reduce((s, r) => s + (r.admin ? 1 : 3), 0);
+  let x = rng() * total;
+  for (const r of routes) {
+    x -= r.admin ? 1 : 3;
+    if (x < 0) return r;
+  }
+  return routes[routes.length - 1];
+}
+
+/** Case `index` of the run with `seed`: always the same case for the same seed, index and context. */
+export function generateCase(seed: number, index: number, ctx: FuzzContext): FuzzCase {
+  const rng = caseRng(seed, index);
+  const routes = ctx.routes?.length ? ctx.routes : FUZZ_ROUTES;
+  const r = pickRoute(rng, routes);
+  const allowed = ctx.kinds?.length ? ctx.kinds : CASE_KINDS;
+  const kind = weighted(rng, Object.fromEntries(allowed.map((k) => [k, KIND_WEIGHTS[k]])) as Partial<Record<CaseKind, number>>);
+  const draft = BUILDERS[kind](rng, r, ctx);
+  let body: string | Uint8Array | undefined;
+  if (draft.body !== undefined) body = draft.body;
+  else if (!draft.noBody) body = fieldsText(draft.fields ?? []);
+  const path = r.path.includes(':name') ? r.path.replace(':name', pick(rng, PATCH_NAMES)) : r.path;
+  return {
+    seed,
+    index,
+    route: r,
+    path,
+    kind,
+    detail: draft.detail,
+    headers: draft.headers,
+    body,
+    chunked: draft.chunked ?? false,
+    valid: draft.valid ?? false,
+    mustReject: draft.mustReject ?? false,
+  };
+}
+
+/** Cases 0..count-1 of a run, one at a time (bodies can be large: nothing is kept). */
+export function* generateCases(seed: number, count: number, ctx: FuzzContext): Generator<FuzzCase> {
+  for (let i = 0; i < count; i++) yield generateCase(seed, i, ctx);
+}
+
+/** Every `scheme://host` in a body whose host is not 127.0.0.1 (the generator promises there are none). */
+export function nonLoopbackUrls(body: string | Uint8Array | undefined): string[] {
+  if (body === undefined) return [];
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('latin1');
+  const bad: string[] = [];
+  for (const m of text.matchAll(/[a-z][a-z0-9+.-]{0,30}:\/\/([^/?#"'\s]{0,300})/gi)) {
+    const host = m[1].replace(/^[^@]*@/, '').split(':')[0];
+    if (host !== '127.0.0.1') bad.push(m[0]);
+  }
+  return bad;
+}
+
+/** A short printable form of a body: its size and the start, escaped. */
+export function bodyExcerpt(body: string | Uint8Array | undefined, max = 160): string {
+  if (body === undefined) return '(no body)';
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  const shown = JSON.stringify(text.length > max ? text.slice(0, max) : text);
+  return `${shown}${text.length > max ? '…' : ''} (${bytes} bytes)`;
+}
