@@ -1,6 +1,8 @@
 /** Ollama's keep_alive: a Go duration string ("10m", "1h30m", "0"), or a number of seconds; negative = forever. */
 
 export const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
+/** A Go time.Duration holds at most 2^63 ns (about 292 years); longer keep-alives mean "forever". */
+const MAX_DURATION_MS = 2 ** 63 / 1e6;
 
 export type KeepAliveResult = { ok: true; ms: number } | { ok: false; message: string };
 
@@ -20,13 +22,13 @@ export function parseKeepAlive(value: unknown): KeepAliveResult {
   if (value === undefined || value === null) return { ok: true, ms: DEFAULT_KEEP_ALIVE_MS };
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return { ok: false, message: 'json: cannot unmarshal number into Go value of type api.Duration' };
-    if (value < 0) return { ok: true, ms: Infinity };
+    if (value < 0 || value * 1000 >= MAX_DURATION_MS) return { ok: true, ms: Infinity };
     return { ok: true, ms: value * 1000 };
   }
   if (typeof value === 'string') {
     const ms = parseGoDuration(value);
     if (typeof ms === 'string') return { ok: false, message: ms };
-    return { ok: true, ms: ms < 0 ? Infinity : ms };
+    return { ok: true, ms: ms < 0 || ms >= MAX_DURATION_MS ? Infinity : ms };
   }
   return { ok: false, message: `json: cannot unmarshal ${goTypeName(value)} into Go value of type api.Duration` };
 }

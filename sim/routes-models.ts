@@ -32,7 +32,7 @@ export async function handlePs(node: NodeServices, rc: RequestContext): Promise<
     size: entry.sizeBytes,
     digest: entry.digest,
     details: modelDetails(entry),
-    expires_at: new Date(Number.isFinite(expiresAt) ? expiresAt : FOREVER_MS).toISOString(),
+    expires_at: new Date(Math.min(expiresAt, FOREVER_MS)).toISOString(),
     size_vram: entry.sizeBytes,
     context_length: Math.min(entry.contextLength, 4096),
   }));

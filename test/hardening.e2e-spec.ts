@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startSimNode, type SimNode } from '../sim';
 import type { RunningHerd } from '../src/bootstrap';
 import type { EmbeddedRedis } from '../src/redis/embedded-redis';
@@ -77,7 +79,6 @@ describe('bodies that try to slip past validation', () => {
     ['priority 1.5', { priority: 1.5 }],
     ['priority "3"', { priority: '3' }],
     ['priority 1e400', '{"model":"llama3","prompt":"x","priority":1e400}'],
-    ['priority null', { priority: null }],
   ])('%s is a 400, never a queued job', async (_name, extra) => {
     const body = typeof extra === 'string' ? extra : { model: 'llama3', prompt: 'x', ...extra };
     const r = await post(`${herd.url}/ollama/generate`, body);
@@ -107,6 +108,19 @@ describe('bodies that try to slip past validation', () => {
     const r = await post(`${herd.url}${route}`, body);
     expect(r.status).toBe(400);
     expect(errorOf(route, r.body).length).toBeGreaterThan(0);
+  });
+
+  it('reads a null field as absent, as Ollama does: priority null is the default, not a 400 or a queued null', async () => {
+    const r = await post(`${herd.url}/api/generate`, { model: 'llama3', prompt: 'x', stream: false, priority: null, system: null, options: null });
+    expect(r.status).toBe(200);
+  });
+
+  it('an admin body with a null where a string is expected is never a 500', async () => {
+    const created = await post(`${herd.url}/api/create`, { model: 'hardening-created', from: null, stream: false });
+    expect(created.status).toBeLessThan(500);
+    const patched = await fetch(`${herd.url}/herd/nodes/n1`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ slots: null, weight: null, draining: null }) });
+    expect(patched.status).toBe(200);
+    expect(herd.core.fleet.node('n1')?.slots).toBe(1);
   });
 
   it('refuses deep nesting with a 400 instead of overflowing a stack', async () => {
@@ -214,6 +228,40 @@ describe('fleet change listeners', () => {
     } finally {
       await herd.close(0);
       await node.close();
+    }
+  });
+});
+
+describe('a node that lies about its own state', () => {
+  it('stays in rotation with what it listed sensibly when /api/tags holds junk and /api/ps fails', async () => {
+    const generated: string[] = [];
+    const rogue: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        if (req.url === '/api/tags') return res.end(JSON.stringify({ models: [{ name: 123 }, null, 'x', { name: 'llama3:latest', size: 'huge' }] }));
+        if (req.url === '/api/ps') return res.writeHead(500).end('{"error":"Invalid time value"}');
+        if (req.url === '/api/version') return res.end(JSON.stringify({ version: { nested: true } }));
+        generated.push(body);
+        res.end(JSON.stringify({ model: 'llama3:latest', response: 'ok', done: true, done_reason: 'stop', eval_count: 1, eval_duration: 1e6 }));
+      });
+    });
+    await new Promise<void>((r) => rogue.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(rogue.address() as AddressInfo).port}`;
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('rogue', url)] });
+    try {
+      expect(herd.core.fleet.isUp('rogue')).toBe(true);
+      const r = await post(`${herd.url}/api/generate`, { model: 'llama3', prompt: 'x', stream: false });
+      expect(r.status).toBe(200);
+      expect(generated).toHaveLength(1);
+      const tags = await fetch(`${herd.url}/api/tags`).then((t) => t.json() as Promise<{ models: { name: string }[] }>);
+      expect(tags.models.map((m) => m.name)).toEqual(['llama3:latest']);
+      const version = await fetch(`${herd.url}/api/version`);
+      expect(version.status).toBe(200);
+    } finally {
+      await herd.close(0);
+      await new Promise((r) => rogue.close(r));
     }
   });
 });

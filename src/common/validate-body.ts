@@ -16,5 +16,8 @@ export function validateBody<T extends object>(cls: new () => T, body: unknown):
   if (errors.length > 0) {
     throw HerdError.badRequest(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
   }
+  // Ollama (Go) reads a JSON null as "not set", and so do the optional rules above: make the DTO say so too,
+  // so code reading an optional field never meets a null its type does not admit. The body sent on is untouched.
+  for (const key of Object.keys(dto)) if ((dto as Record<string, unknown>)[key] === null) delete (dto as Record<string, unknown>)[key];
   return dto;
 }

@@ -5,7 +5,7 @@ import type { FleetSnapshot, ModelRates, NodeSnapshot } from '../scheduler/sched
 import { findModel, normalizeModelName, sameModel } from '../scheduler/model-name';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
 import { rateKey, type FleetRepository, type FleetState } from './fleet.repository';
-import type { NodeHealth, OllamaPs, OllamaTags } from './fleet.types';
+import type { NodeHealth, OllamaPs, OllamaTagEntry, OllamaTags } from './fleet.types';
 import type { NodeLoad } from './ledger.repository';
 import { Listeners } from '../common/listeners';
 import type { Logger } from '../common/logger';
@@ -151,19 +151,23 @@ export class FleetService {
       this.state.nodes.map(async (node) => {
         const before = this.state.health.get(node.name);
         try {
+          // A node is up when it lists its models. /api/ps and /api/version only refine that: a node whose /api/ps
+          // fails (or answers nonsense) keeps serving with the residency last seen.
           const [tags, ps, version] = await Promise.all([
             this.client.getJson<OllamaTags>(node, '/api/tags', timeout),
-            this.client.getJson<OllamaPs>(node, '/api/ps', timeout),
+            this.client.getJson<OllamaPs>(node, '/api/ps', timeout).catch(() => undefined),
             this.client.getJson<{ version?: string }>(node, '/api/version', timeout).catch(() => ({ version: undefined })),
           ]);
+          const listed = namedEntries<OllamaTagEntry>(tags?.models);
+          const loaded = ps ? namedEntries(ps.models).map((m) => m.name) : undefined;
           results.set(node.name, {
             reachable: true,
-            models: (tags.models ?? []).map((m) => ({ name: m.name, sizeBytes: m.size })),
-            resident: (ps.models ?? []).map((m) => m.name),
+            models: listed.map((m) => ({ name: m.name, sizeBytes: typeof m.size === 'number' && Number.isFinite(m.size) ? m.size : undefined })),
+            resident: loaded ?? before?.resident ?? [],
             failures: 0,
             checkedAt: Date.now(),
-            version: version.version,
-            tags: tags.models ?? [],
+            version: typeof version?.version === 'string' ? version.version : undefined,
+            tags: listed,
           });
           if (before && !before.reachable) this.log.info('node is up', { node: node.name });
         } catch (err) {
@@ -340,4 +344,9 @@ export class FleetService {
       }),
     };
   }
+}
+
+/** Entries of a node's model list that have a string name; a node that lies about the shape loses only those. */
+function namedEntries<T extends { name: string } = { name: string }>(list: unknown): T[] {
+  return Array.isArray(list) ? (list.filter((m) => typeof m === 'object' && m !== null && typeof (m as { name?: unknown }).name === 'string') as T[]) : [];
 }
