@@ -46,3 +46,10 @@ export class HerdError extends Error {
     return new HerdError(503, 'HERD_REDIS_UNAVAILABLE', 'herd: queue unavailable (Redis is unreachable), please try again shortly', 2);
   }
 }
+
+/** The client went away (or its request was withdrawn) before it got an answer: 499, never retried. */
+export class CanceledError extends Error {
+  constructor() {
+    super('request canceled');
+  }
+}

@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Response } from 'express';
 import type { Dispatcher as Undici } from 'undici';
-import { HerdError } from '../common/herd-error';
+import { CanceledError, HerdError } from '../common/herd-error';
 import type { NodeConfig } from '../config/herd-config';
-import { CanceledError } from '../queue/dispatcher';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
 import { classifyUpstreamError } from '../upstream/upstream-error';
 

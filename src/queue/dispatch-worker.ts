@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig } from '../config/herd-config';
-import { HerdError } from '../common/herd-error';
+import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
 import type { FleetService } from '../fleet/fleet.service';
 import type { LedgerRepository } from '../fleet/ledger.repository';
 import type { RedisKeys } from '../redis/redis-keys';
-import { CanceledError, type Dispatcher } from './dispatcher';
+import type { Dispatcher } from './dispatcher';
 import type { Handoff } from './handoff';
 import { JOB_LOCK_MS, type JobQueueRepository, type TakenJob } from './job-queue.repository';
 

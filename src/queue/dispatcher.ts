@@ -1,5 +1,5 @@
 import type { HerdConfig } from '../config/herd-config';
-import { HerdError } from '../common/herd-error';
+import { CanceledError, HerdError } from '../common/herd-error';
 import type { FleetService } from '../fleet/fleet.service';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { NodeConfig } from '../config/herd-config';
@@ -9,12 +9,6 @@ import type { Grant, Ticket } from './ticket';
 
 /** How long a waiting placement sleeps when nothing wakes it (lease expiries publish nothing). */
 const FALLBACK_WAKE_MS = 250;
-
-export class CanceledError extends Error {
-  constructor() {
-    super('request canceled');
-  }
-}
 
 export interface PlaceOptions {
   signal: AbortSignal;

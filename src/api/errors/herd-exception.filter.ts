@@ -1,28 +1,8 @@
 import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { HerdError } from '../../common/herd-error';
+import { toClientError, type ClientError } from '../../common/client-error';
 import type { Logger } from '../../common/logger';
-import { CanceledError } from '../../queue/dispatcher';
 import { wasRecorded } from '../../proxy/request-events';
-
-export interface ClientError {
-  status: number;
-  message: string;
-  code: string;
-  retryAfter?: number;
-}
-
-export function toClientError(err: unknown): ClientError {
-  if (err instanceof HerdError) return { status: err.status, message: err.message, code: err.code, retryAfter: err.retryAfterSeconds };
-  if (err instanceof CanceledError) return { status: 499, message: 'request canceled', code: 'HERD_CANCELED' };
-  if (err instanceof HttpException) {
-    const body = err.getResponse();
-    const raw = typeof body === 'string' ? body : (body as { message?: unknown }).message;
-    const message = Array.isArray(raw) ? raw.join('; ') : typeof raw === 'string' ? raw : err.message;
-    return { status: err.getStatus(), message, code: err.getStatus() === 404 ? 'HERD_NOT_FOUND' : 'HERD_BAD_REQUEST' };
-  }
-  return { status: 500, message: 'herd: internal error', code: 'HERD_INTERNAL' };
-}
 
 /** Writes an error in the shape of the API the client called: OpenAI's under /v1, Ollama's elsewhere. */
 export function writeError(req: Request, res: Response, err: ClientError): void {

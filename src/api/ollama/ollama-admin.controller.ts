@@ -2,12 +2,11 @@ import { Controller, Delete, Head, HttpCode, Inject, Param, Post, Req, Res, UseG
 import { IsBoolean, IsOptional, IsString } from 'class-validator';
 import type { Request, Response } from 'express';
 import type { Dispatcher as Undici } from 'undici';
-import { HerdError } from '../../common/herd-error';
+import { CanceledError, HerdError } from '../../common/herd-error';
 import { validateBody } from '../../common/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
 import { HerdCore } from '../../core/herd-core';
 import { clientAbortSignal } from '../../proxy/client-signal';
-import { CanceledError } from '../../queue/dispatcher';
 import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../proxy/progress-relay';
 import { findModel, spellingForNode } from '../../scheduler';
 import type { UpstreamRequest } from '../../upstream/ollama-node.client';
