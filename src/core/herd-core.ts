@@ -8,6 +8,9 @@ import { InferenceService } from '../proxy/inference.service';
 import { Dispatcher } from '../queue/dispatcher';
 import { DispatchWorker } from '../queue/dispatch-worker';
 import { Handoff } from '../queue/handoff';
+import { HandoffRepository } from '../queue/handoff.repository';
+import { ModelStatsRepository } from '../fleet/model-stats.repository';
+import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { JobQueueRepository } from '../queue/job-queue.repository';
 import { connectRedis, pingRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
 import { RedisWatchdog } from '../redis/redis-watchdog';
@@ -30,6 +33,7 @@ export class HerdCore {
     readonly keys: RedisKeys,
     readonly redis: RedisLike,
     private readonly subscriber: RedisLike,
+    private readonly slotEvents: SlotEventsRepository,
     readonly fleet: FleetService,
     readonly fleetRepo: FleetRepository,
     readonly ledger: LedgerRepository,
@@ -57,30 +61,31 @@ export class HerdCore {
     ]);
     const keys = new RedisKeys(config.redisPrefix, target.kind === 'cluster');
     const client = new OllamaNodeClient(config.connectTimeoutMs);
-    const fleetRepo = new FleetRepository(redis, keys);
-    const fleet = new FleetService(fleetRepo, client, config, keys, log);
+    const fleetRepo = new FleetRepository(redis, subscriber, keys);
+    const fleet = new FleetService(fleetRepo, client, config, log);
     const ledger = new LedgerRepository(redis, keys);
     const queue = new JobQueueRepository(producer, workerConn, keys);
     const dispatcher = new Dispatcher(fleet, ledger, createStrategy(config.strategy), config, queue.waitingKeys());
-    const handoff = new Handoff(redis, keys, config.replicaId);
-    const learning = new LearningService(redis, keys, fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
-    const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, redis, keys, log);
-    const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, redis, keys, config, log);
+    const handoff = new Handoff(new HandoffRepository(redis, subscriber, keys), config.replicaId);
+    const learning = new LearningService(new ModelStatsRepository(redis, keys), fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
+    const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, log);
+    const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, config, log);
+    const slotEvents = new SlotEventsRepository(subscriber, keys, log);
     const watchdog = new RedisWatchdog(() => pingRedis(redis), timeout, log);
-    const core = new HerdCore(config, log, keys, redis, subscriber, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
+    const core = new HerdCore(config, log, keys, redis, subscriber, slotEvents, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
     await core.start();
     return core;
   }
 
   private async start(): Promise<void> {
-    subscriberOnFreed(this.subscriber, this.keys.freedChannel, () => {
+    this.slotEvents.onFreed(() => {
       this.dispatcher.wakeAll();
       this.worker.nudge();
     });
-    await this.subscriber.subscribe(this.keys.freedChannel);
-    await this.handoff.start(this.subscriber);
+    await this.slotEvents.listen();
+    await this.handoff.start();
     await this.queue.ready();
-    await this.fleet.start(this.subscriber);
+    await this.fleet.start();
     await this.learning.refresh();
     this.fleet.onChange(() => this.worker.nudge());
     this.inference.onEnqueued = () => this.worker.nudge();
@@ -124,10 +129,4 @@ export class HerdCore {
     await this.client.close();
     for (const c of this.connections) c.disconnect();
   }
-}
-
-function subscriberOnFreed(subscriber: RedisLike, channel: string, fn: () => void): void {
-  subscriber.on('message', (ch: string) => {
-    if (ch === channel) fn();
-  });
 }

@@ -35,6 +35,7 @@ export function rateKey(node: string, model: string): string {
 export class FleetRepository {
   constructor(
     private readonly redis: RedisLike,
+    private readonly subscriber: RedisLike,
     private readonly keys: RedisKeys,
   ) {}
 
@@ -102,6 +103,14 @@ export class FleetRepository {
 
   async saveRates(node: string, model: string, rates: ModelRates): Promise<void> {
     await this.redis.hset(this.keys.rates, rateKey(node, model), JSON.stringify(rates));
+  }
+
+  /** Calls `fn` whenever a replica announces a change (see announce). */
+  async listenForChanges(fn: () => void): Promise<void> {
+    await this.subscriber.subscribe(this.keys.fleetChannel);
+    this.subscriber.on('message', (channel: string) => {
+      if (channel === this.keys.fleetChannel) fn();
+    });
   }
 
   /** Tells every replica to re-read the fleet now instead of at its next tick. */

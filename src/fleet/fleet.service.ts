@@ -1,6 +1,4 @@
-import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
-import type { RedisKeys } from '../redis/redis-keys';
 import type { FleetSnapshot, ModelRates, NodeSnapshot } from '../scheduler/scheduler.types';
 import { findModel, normalizeModelName, sameModel } from '../scheduler/model-name';
 import type { OllamaNodeClient } from '../upstream/ollama-node.client';
@@ -32,21 +30,17 @@ export class FleetService {
     private readonly repo: FleetRepository,
     private readonly client: OllamaNodeClient,
     private readonly config: HerdConfig,
-    private readonly keys: RedisKeys,
     private readonly log: Logger,
   ) {
     this.listeners = new Listeners((err) => this.log.error('fleet change listener failed', { error: (err as Error)?.stack ?? String(err) }));
   }
 
-  async start(subscriber: RedisLike): Promise<void> {
+  async start(): Promise<void> {
     const seeded = await this.repo.seed(this.config.nodes);
     if (seeded) this.log.info('fleet seeded from containers config', { nodes: seeded, file: this.config.containersConfigPath });
     await this.refresh();
     await this.poll();
-    await subscriber.subscribe(this.keys.fleetChannel);
-    subscriber.on('message', (channel: string) => {
-      if (channel === this.keys.fleetChannel) void this.refresh().catch(() => undefined);
-    });
+    await this.repo.listenForChanges(() => void this.refresh().catch(() => undefined));
     this.timer = setInterval(() => void this.tick(), this.config.healthIntervalMs);
     this.timer.unref();
   }

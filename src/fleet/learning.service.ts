@@ -1,5 +1,3 @@
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates, RequestEstimate } from '../scheduler/scheduler.types';
 import {
   estimatePromptTokens,
@@ -12,14 +10,10 @@ import {
   type FinalChunkTimings,
 } from '../scheduler';
 import { rateKey, type FleetRepository } from './fleet.repository';
+import type { ModelStats, ModelStatsRepository } from './model-stats.repository';
 
-/** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
+/** Learned values are written to Redis at most this often, in one go. */
 const FLUSH_MS = 250;
-
-export interface ModelStats {
-  meanOutputTokens?: number;
-  promptCorrection?: number;
-}
 
 /**
  * Turns Ollama's timing fields into learned rates (per node and model) and per-model stats, kept in Redis so
@@ -34,24 +28,14 @@ export class LearningService {
   private flushTimer?: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: RedisLike,
-    private readonly keys: RedisKeys,
+    private readonly statsRepo: ModelStatsRepository,
     private readonly fleetRepo: FleetRepository,
     private readonly ratesOf: (node: string, model: string) => ModelRates | undefined,
     private readonly setLocalRates: (node: string, model: string, rates: ModelRates) => void,
   ) {}
 
   async refresh(): Promise<void> {
-    const raw = await this.redis.hgetall(this.keys.modelStats);
-    const next = new Map<string, ModelStats>();
-    for (const [k, v] of Object.entries(raw)) {
-      try {
-        next.set(k, JSON.parse(v) as ModelStats);
-      } catch {
-        // skip a corrupt entry; the next write replaces it
-      }
-    }
-    this.stats = next;
+    this.stats = await this.statsRepo.load();
   }
 
   /** `model` is the normalised name (the key stats and rates are kept under). */
@@ -100,7 +84,7 @@ export class LearningService {
     try {
       await Promise.all([
         ...rates.map((r) => this.fleetRepo.saveRates(r.node, r.model, r.rates)),
-        models.length ? this.redis.hset(this.keys.modelStats, ...models.flatMap((m) => [m, JSON.stringify(this.stats.get(m))])) : Promise.resolve(0),
+        this.statsRepo.save(models.map((m) => [m, this.stats.get(m)])),
       ]);
     } catch {
       // Redis away: what was learned here stays in memory and goes out with the next flush

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisLike } from '../redis/redis-connections';
 import type { Dispatcher as Undici } from 'undici';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
@@ -7,7 +6,6 @@ import type { Logger } from '../common/logger';
 import type { FleetService } from '../fleet/fleet.service';
 import type { LearningService } from '../fleet/learning.service';
 import type { LedgerRepository } from '../fleet/ledger.repository';
-import type { RedisKeys } from '../redis/redis-keys';
 import { isRedisTimeout } from '../redis/redis-watchdog';
 import type { RequestEstimate } from '../scheduler/scheduler.types';
 import type { FinalChunkTimings } from '../scheduler';
@@ -105,8 +103,6 @@ export class InferenceService {
     private readonly ledger: LedgerRepository,
     private readonly learning: LearningService,
     private readonly client: OllamaNodeClient,
-    private readonly redis: RedisLike,
-    private readonly keys: RedisKeys,
     private readonly log: Logger,
   ) {
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(config.leaseMs / 3)));
@@ -390,8 +386,7 @@ export class InferenceService {
     if (this.redisDown()) return later();
     try {
       if (await this.queue.remove(requestId)) return;
-      await this.redis.set(this.keys.canceled(requestId), '1', 'PX', this.config.queueTimeoutMs + 5000);
-      await this.handoff.broadcastCancel(requestId);
+      await this.handoff.cancel(requestId, this.config.queueTimeoutMs + 5000);
     } catch (err) {
       this.log.warn('could not withdraw a request from the queue; trying again once Redis answers', { id: requestId, error: (err as Error).message });
       later();

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisLike } from '../redis/redis-connections';
 import type { HerdConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
 import type { FleetService } from '../fleet/fleet.service';
 import type { LedgerRepository } from '../fleet/ledger.repository';
-import type { RedisKeys } from '../redis/redis-keys';
 import type { Dispatcher } from './dispatcher';
 import type { Handoff } from './handoff';
 import { JOB_LOCK_MS, type JobQueueRepository, type TakenJob } from './job-queue.repository';
@@ -31,8 +29,6 @@ export class DispatchWorker {
     private readonly handoff: Handoff,
     private readonly ledger: LedgerRepository,
     private readonly fleet: FleetService,
-    private readonly redis: RedisLike,
-    private readonly keys: RedisKeys,
     private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {
@@ -126,7 +122,7 @@ export class DispatchWorker {
     this.placing.set(ticket.requestId, ac);
     const keepLock = setInterval(() => void job.extend().catch(() => undefined), JOB_LOCK_MS / 3);
     try {
-      if (await this.redis.exists(this.keys.canceled(ticket.requestId))) {
+      if (await this.handoff.isCanceled(ticket.requestId)) {
         await job.complete();
         return;
       }

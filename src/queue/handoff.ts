@@ -1,7 +1,6 @@
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
 import { HerdError } from '../common/herd-error';
 import { Listeners } from '../common/listeners';
+import type { HandoffRepository } from './handoff.repository';
 import type { Grant } from './ticket';
 
 type Message =
@@ -25,20 +24,14 @@ export class Handoff {
   orphanHandler: (grant: Grant) => void = () => undefined;
 
   constructor(
-    private readonly publisher: RedisLike,
-    private readonly keys: RedisKeys,
+    private readonly repo: HandoffRepository,
     private readonly replicaId: string,
   ) {}
 
-  async start(subscriber: RedisLike): Promise<void> {
-    const mine = this.keys.replicaChannel(this.replicaId);
-    await subscriber.subscribe(mine, this.keys.cancelChannel);
-    subscriber.on('message', (channel: string, raw: string) => {
-      if (channel === this.keys.cancelChannel) {
-        this.cancelListeners.emit(raw);
-      } else if (channel === mine) {
-        this.receive(JSON.parse(raw) as Message);
-      }
+  async start(): Promise<void> {
+    await this.repo.listen(this.replicaId, {
+      message: (raw) => this.receive(JSON.parse(raw) as Message),
+      cancel: (id) => this.cancelListeners.emit(id),
     });
   }
 
@@ -78,7 +71,7 @@ export class Handoff {
       p?.resolve(grant);
       return p !== undefined;
     }
-    const receivers = await this.publisher.publish(this.keys.replicaChannel(origin), JSON.stringify({ t: 'grant', grant } satisfies Message));
+    const receivers = await this.repo.sendToReplica(origin, JSON.stringify({ t: 'grant', grant } satisfies Message));
     return receivers > 0;
   }
 
@@ -91,15 +84,25 @@ export class Handoff {
       return;
     }
     const msg: Message = { t: 'fail', id, status: err.status, code: err.code, message: err.message };
-    await this.publisher.publish(this.keys.replicaChannel(origin), JSON.stringify(msg));
+    await this.repo.sendToReplica(origin, JSON.stringify(msg));
   }
 
   onCancel(fn: (id: string) => void): void {
     this.cancelListeners.add(fn);
   }
 
-  async broadcastCancel(id: string): Promise<void> {
+  /**
+   * Origin side: the client of a request whose job was already taken went away. A worker that takes the job later
+   * finds the marker and drops it; whoever is placing it now (here or on another replica) stops.
+   */
+  async cancel(id: string, markerTtlMs: number): Promise<void> {
+    await this.repo.markCanceled(id, markerTtlMs);
     this.cancelListeners.emit(id);
-    await this.publisher.publish(this.keys.cancelChannel, id);
+    await this.repo.broadcastCancel(id);
+  }
+
+  /** Worker side: whether the request's client went away before its job was taken. */
+  isCanceled(id: string): Promise<boolean> {
+    return this.repo.isCanceled(id);
   }
 }
