@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Dispatcher as Undici } from 'undici';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
@@ -13,7 +12,7 @@ import type { Dispatcher } from '../queue/dispatcher';
 import type { Handoff } from '../queue/handoff';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
 import type { Grant, Ticket } from '../queue/ticket';
-import type { OllamaNodeClient } from '../upstream/ollama-node.client';
+import type { OllamaNodeClient, UpstreamResponse } from '../upstream/ollama-node.client';
 import { isRetryable } from '../upstream/upstream-error';
 import { toClientError } from '../common/client-error';
 import { markRecorded, RequestEvents, type RequestRecord } from './request-events';
@@ -148,7 +147,7 @@ export class InferenceService {
   }
 
   /** Runs a request to completion through the queue; `consume` reads the node's response and writes to the client. */
-  async execute<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: Undici.ResponseData, attempt: Attempt) => Promise<T>): Promise<T> {
+  async execute<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: UpstreamResponse, attempt: Attempt) => Promise<T>): Promise<T> {
     const arrived = performance.now();
     const record: RequestRecord = { id: '', route: req.route, model: req.model, priority: req.priority, replica: this.config.replicaId, stream: req.stream, durationMs: 0, outcome: 'ok', status: 200, retries: 0, endedAt: 0 };
     let last: Attempt | undefined;
@@ -178,7 +177,7 @@ export class InferenceService {
     }
   }
 
-  private async run<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: Undici.ResponseData, attempt: Attempt) => Promise<T>, record: RequestRecord, onAttempt: (a: Attempt) => void): Promise<T> {
+  private async run<T>(req: InferenceRequest, signal: AbortSignal, consume: (res: UpstreamResponse, attempt: Attempt) => Promise<T>, record: RequestRecord, onAttempt: (a: Attempt) => void): Promise<T> {
     const ticket = this.admit(req);
     record.id = ticket.requestId;
     this.queuedBytes += req.bodyBytes;
@@ -411,7 +410,7 @@ export class InferenceService {
    * A node said it lacks a model Herd believed it had. Whether it is gone is decided by the node's /api/tags,
    * read again now (not by this one answer); meanwhile the request moves on to another node.
    */
-  private async checkModelMissing(node: string, req: InferenceRequest, res: Undici.ResponseData): Promise<void> {
+  private async checkModelMissing(node: string, req: InferenceRequest, res: UpstreamResponse): Promise<void> {
     const text = await res.body.text().catch(() => '');
     const model = askedModel(req);
     void this.fleet
@@ -430,7 +429,7 @@ export class InferenceService {
     }
   }
 
-  private async upstreamFailure(node: string, res: Undici.ResponseData): Promise<HerdError> {
+  private async upstreamFailure(node: string, res: UpstreamResponse): Promise<HerdError> {
     const text = await res.body.text().catch(() => '');
     let message = text.slice(0, 300);
     try {

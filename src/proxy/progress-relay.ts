@@ -1,10 +1,9 @@
 import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Response } from 'express';
-import type { Dispatcher as Undici } from 'undici';
 import { CanceledError, HerdError } from '../common/herd-error';
 import type { NodeConfig } from '../config/herd-config';
-import type { OllamaNodeClient } from '../upstream/ollama-node.client';
+import type { OllamaNodeClient, UpstreamResponse } from '../upstream/ollama-node.client';
 import { classifyUpstreamError } from '../upstream/upstream-error';
 
 /** How one node's part of an admin operation ended. */
@@ -115,7 +114,7 @@ class LineWriter {
 
 interface Opened {
   node: NodeConfig;
-  upstream?: Undici.ResponseData;
+  upstream?: UpstreamResponse;
   failure?: NodeOutcome;
 }
 
@@ -142,7 +141,7 @@ async function open(client: OllamaNodeClient, node: NodeConfig, job: ProgressJob
  * `node` when fanning out); the node's own success and error lines never are: the client gets exactly one
  * final line for the whole operation.
  */
-async function pump(opened: Opened & { upstream: Undici.ResponseData }, writer: LineWriter | undefined, fanOut: boolean): Promise<NodeOutcome> {
+async function pump(opened: Opened & { upstream: UpstreamResponse }, writer: LineWriter | undefined, fanOut: boolean): Promise<NodeOutcome> {
   const name = opened.node.name;
   const decoder = new StringDecoder('utf8');
   let buffer = '';
@@ -189,7 +188,7 @@ async function pump(opened: Opened & { upstream: Undici.ResponseData }, writer: 
 export async function relayProgress(client: OllamaNodeClient, timeouts: AdminTimeouts, job: ProgressJob, res: Response, signal: AbortSignal): Promise<void> {
   const opened = await Promise.all(job.nodes.map((node) => open(client, node, job, timeouts, signal)));
   if (signal.aborted) throw new CanceledError();
-  const live = opened.filter((o): o is Opened & { upstream: Undici.ResponseData } => o.upstream !== undefined);
+  const live = opened.filter((o): o is Opened & { upstream: UpstreamResponse } => o.upstream !== undefined);
   if (live.length === 0) {
     // Nothing reached the client yet: the failure gets a real status.
     throw failureError(
@@ -206,7 +205,7 @@ export async function relayProgress(client: OllamaNodeClient, timeouts: AdminTim
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
   }
-  const outcomes = await Promise.all(opened.map((o) => (o.upstream ? pump(o as Opened & { upstream: Undici.ResponseData }, writer, job.fanOut) : Promise.resolve(o.failure!))));
+  const outcomes = await Promise.all(opened.map((o) => (o.upstream ? pump(o as Opened & { upstream: UpstreamResponse }, writer, job.fanOut) : Promise.resolve(o.failure!))));
   if (signal.aborted) {
     if (job.afterAll && outcomes.some((o) => o.ok)) void job.afterAll(outcomes).catch(() => undefined);
     throw new CanceledError();

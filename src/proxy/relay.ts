@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { Response } from 'express';
-import type { Dispatcher } from 'undici';
 import type { FinalChunkTimings } from '../scheduler';
 import { setHerdHeaders } from './herd-headers';
 import type { Attempt } from './inference.service';
+import type { UpstreamResponse } from '../upstream/ollama-node.client';
 import { classifyUpstreamError } from '../upstream/upstream-error';
 
 export type StreamFormat = 'ndjson' | 'sse';
@@ -12,7 +12,7 @@ export type StreamFormat = 'ndjson' | 'sse';
  * The node's answer to a non-streamed request, passed through byte for byte (its status too, 4xx included),
  * except for the echoed model name when the node was sent its own spelling (ModelEcho).
  */
-export async function relayWhole(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt): Promise<void> {
+export async function relayWhole(upstream: UpstreamResponse, res: Response, attempt: Attempt): Promise<void> {
   const raw = await upstream.body.text();
   const text = attempt.echo ? attempt.echo.text(raw) : raw;
   attempt.upstreamDone();
@@ -61,7 +61,7 @@ class StreamTail {
  * that fails before producing anything can still be replaced; after that the stream must end with the node's
  * own final chunk, or Herd writes an error line (NDJSON) or error event (SSE) — never a silent cut.
  */
-export async function relayStream(upstream: Dispatcher.ResponseData, res: Response, attempt: Attempt, format: StreamFormat): Promise<void> {
+export async function relayStream(upstream: UpstreamResponse, res: Response, attempt: Attempt, format: StreamFormat): Promise<void> {
   if (upstream.statusCode !== 200) return relayWhole(upstream, res, attempt);
   const tail = new StreamTail();
   try {

@@ -2,6 +2,9 @@ import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { classifyUpstreamError } from './upstream-error';
 
+/** A node's answer: status, headers and a body to read (text(), json(), or chunk by chunk), as undici gives it. */
+export type UpstreamResponse = Dispatcher.ResponseData;
+
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'HEAD';
   path: string;
@@ -36,7 +39,7 @@ export class OllamaNodeClient {
   }
 
   /** Sends a request; transport failures come back as HerdError with a clear status and code. */
-  async request(node: { name: string; url: string }, req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+  async request(node: { name: string; url: string }, req: UpstreamRequest): Promise<UpstreamResponse> {
     try {
       return await this.pool(node.url).request({
         method: req.method,

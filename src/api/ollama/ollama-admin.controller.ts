@@ -1,7 +1,6 @@
 import { Controller, Delete, Head, HttpCode, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { IsBoolean, IsOptional, IsString } from 'class-validator';
 import type { Request, Response } from 'express';
-import type { Dispatcher as Undici } from 'undici';
 import { CanceledError, HerdError } from '../../common/herd-error';
 import { validateBody } from '../../common/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
@@ -9,7 +8,7 @@ import { HerdCore } from '../../core/herd-core';
 import { clientAbortSignal } from '../../proxy/client-signal';
 import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../proxy/progress-relay';
 import { findModel, spellingForNode } from '../../scheduler';
-import type { UpstreamRequest } from '../../upstream/ollama-node.client';
+import type { UpstreamRequest, UpstreamResponse } from '../../upstream/ollama-node.client';
 import { AdminKeyGuard } from '../herd/admin-key.guard';
 
 /** Fields of pull / push / create / delete: Ollama takes `model`, and still `name` (the ollama npm client sends it). */
@@ -257,7 +256,7 @@ export class OllamaAdminController {
     res.status(200).end();
   }
 
-  private async send(node: NodeConfig, request: UpstreamRequest): Promise<Undici.ResponseData> {
+  private async send(node: NodeConfig, request: UpstreamRequest): Promise<UpstreamResponse> {
     try {
       return await this.core.client.request(node, request);
     } catch (err) {
