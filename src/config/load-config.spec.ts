@@ -102,4 +102,9 @@ describe('loadConfig', () => {
     const path = fileWith('[{"name":"a","url":"http://h:1"},{"name":"a","url":"http://h:2"}]');
     expect(problemsOf({ CONTAINERS_CONFIG: path }).join()).toMatch(/duplicate node name/);
   });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('refuses the node name %s, which would become an object key', (name) => {
+    const path = fileWith(`[{"name":"${name}","url":"http://h:1"}]`);
+    expect(problemsOf({ CONTAINERS_CONFIG: path }).join()).toMatch(/not __proto__, constructor or prototype/);
+  });
 });

@@ -2,7 +2,9 @@ import { IsInt, IsNumber, IsObject, IsOptional, IsPositive, IsString, Matches, M
 
 /** One entry of containers.config.json. */
 export class NodeConfigDto {
-  @IsString() @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'name must be 1-64 letters, digits, _ . : or -' })
+  // A name becomes a key in objects and Redis hashes: `__proto__` and friends are refused like in request bodies.
+  @IsString()
+  @Matches(/^(?!(__proto__|constructor|prototype)$)[A-Za-z0-9_.:-]{1,64}$/, { message: 'name must be 1-64 letters, digits, _ . : or - (and not __proto__, constructor or prototype)' })
   name!: string;
 
   @Matches(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, { message: 'url must look like http://host:11434' })
