@@ -1,15 +1,18 @@
 import type { HerdConfig } from '../config/herd-config';
 import type { Logger } from '../common/logger';
 import { FleetRepository } from '../fleet/fleet.repository';
-import { FleetService } from '../fleet/fleet.service';
-import { LearningService } from '../fleet/learning.service';
+import { BreakerService } from '../fleet/breaker.service';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { HeartbeatExpiry } from '../fleet/heartbeat-expiry';
+import { NodeHealthService } from '../fleet/node-health.service';
+import { LearningService } from '../learning/learning.service';
 import { LedgerRepository } from '../fleet/ledger.repository';
 import { InferenceService } from '../proxy/inference.service';
 import { Dispatcher } from '../queue/dispatcher';
 import { DispatchWorker } from '../queue/dispatch-worker';
 import { Handoff } from '../queue/handoff';
 import { HandoffRepository } from '../queue/handoff.repository';
-import { ModelStatsRepository } from '../fleet/model-stats.repository';
+import { ModelStatsRepository } from '../learning/model-stats.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { JobQueueRepository } from '../queue/job-queue.repository';
 import { connectRedis, pingRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
@@ -34,7 +37,8 @@ export class HerdCore {
     readonly redis: RedisLike,
     private readonly subscriber: RedisLike,
     private readonly slotEvents: SlotEventsRepository,
-    readonly fleet: FleetService,
+    readonly fleet: FleetRegistry,
+    readonly nodeHealth: NodeHealthService,
     readonly fleetRepo: FleetRepository,
     readonly ledger: LedgerRepository,
     readonly queue: JobQueueRepository,
@@ -62,17 +66,19 @@ export class HerdCore {
     const keys = new RedisKeys(config.redisPrefix, target.kind === 'cluster');
     const client = new OllamaNodeClient(config.connectTimeoutMs);
     const fleetRepo = new FleetRepository(redis, subscriber, keys);
-    const fleet = new FleetService(fleetRepo, client, config, log);
+    const fleet = new FleetRegistry(fleetRepo, config, log);
+    const nodeHealth = new NodeHealthService(fleet, fleetRepo, client, new HeartbeatExpiry(fleet, fleetRepo, config, log), config, log);
+    const breakers = new BreakerService(fleet, fleetRepo, nodeHealth, log);
     const ledger = new LedgerRepository(redis, keys);
     const queue = new JobQueueRepository(producer, workerConn, keys);
-    const dispatcher = new Dispatcher(fleet, ledger, createStrategy(config.strategy), config, queue.waitingKeys());
+    const dispatcher = new Dispatcher(fleet, breakers, ledger, createStrategy(config.strategy), config, queue.waitingKeys());
     const handoff = new Handoff(new HandoffRepository(redis, subscriber, keys), config.replicaId);
-    const learning = new LearningService(new ModelStatsRepository(redis, keys), fleetRepo, (n, m) => fleet.rates(n, m), (n, m, r) => fleet.setRates(n, m, r));
-    const inference = new InferenceService(config, fleet, queue, handoff, dispatcher, ledger, learning, client, log);
+    const learning = new LearningService(new ModelStatsRepository(redis, keys), fleetRepo, fleet);
+    const inference = new InferenceService(config, fleet, nodeHealth, breakers, queue, handoff, dispatcher, ledger, learning, client, log);
     const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, config, log);
     const slotEvents = new SlotEventsRepository(subscriber, keys, log);
     const watchdog = new RedisWatchdog(() => pingRedis(redis), timeout, log);
-    const core = new HerdCore(config, log, keys, redis, subscriber, slotEvents, fleet, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
+    const core = new HerdCore(config, log, keys, redis, subscriber, slotEvents, fleet, nodeHealth, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
     await core.start();
     return core;
   }
@@ -85,7 +91,10 @@ export class HerdCore {
     await this.slotEvents.listen();
     await this.handoff.start();
     await this.queue.ready();
-    await this.fleet.start();
+    await this.fleet.load();
+    await this.nodeHealth.poll();
+    await this.fleet.follow();
+    this.nodeHealth.start();
     await this.learning.refresh();
     this.fleet.onChange(() => this.worker.nudge());
     this.inference.onEnqueued = () => this.worker.nudge();
@@ -121,7 +130,7 @@ export class HerdCore {
   async close(): Promise<void> {
     clearInterval(this.learningTimer);
     this.watchdog.stop();
-    this.fleet.stop();
+    this.nodeHealth.stop();
     this.inference.stop();
     await this.learning.flush();
     await this.worker.stop();

@@ -1,5 +1,5 @@
 import { circuitView, type CircuitView } from '../fleet/circuit-breaker';
-import type { FleetService, NodeState } from '../fleet/fleet.service';
+import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import { LiveState, type LiveSource } from '../metrics/live-state';
 import type { RequestRecord } from '../proxy/request-events';
 import { redactUrl } from '../redis/redis-connections';
@@ -8,7 +8,7 @@ import { RollingWindow, type RecentRequest, type Series, type WindowSummary } fr
 
 export interface DashboardSource extends LiveSource {
   config: { replicaId: string; strategy: string; adminKey?: string; maxQueue: number; host: string };
-  fleet: Pick<FleetService, 'nodes' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'isUp'>;
+  fleet: Pick<FleetRegistry, 'nodes' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'isUp'>;
   inference: { runningCount(): number };
 }
 

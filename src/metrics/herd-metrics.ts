@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { circuitView } from '../fleet/circuit-breaker';
-import type { FleetService, NodeState } from '../fleet/fleet.service';
+import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { RequestRecord } from '../proxy/request-events';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
@@ -9,7 +9,7 @@ import { LiveState } from './live-state';
 /** What the metrics read from the core; HerdCore fits, and so does a small fake in unit tests. */
 export interface MetricsSource {
   config: { replicaId: string; strategy: string };
-  fleet: Pick<FleetService, 'nodes' | 'isUp' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'modelPresence'>;
+  fleet: Pick<FleetRegistry, 'nodes' | 'isUp' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'modelPresence'>;
   ledger: Pick<LedgerRepository, 'loads'>;
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
 }

@@ -1,9 +1,9 @@
-import type { FleetService } from '../fleet/fleet.service';
+import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
 
 export interface LiveSource {
-  fleet: Pick<FleetService, 'nodes'>;
+  fleet: Pick<FleetRegistry, 'nodes'>;
   ledger: Pick<LedgerRepository, 'loads'>;
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
 }

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
-import type { FleetService } from '../fleet/fleet.service';
-import type { LearningService } from '../fleet/learning.service';
+import type { BreakerService } from '../fleet/breaker.service';
+import type { FleetRegistry } from '../fleet/fleet-registry';
+import type { NodeHealthService } from '../fleet/node-health.service';
+import type { LearningService } from '../learning/learning.service';
 import type { LedgerRepository } from '../fleet/ledger.repository';
 import { isRedisTimeout } from '../redis/redis-watchdog';
 import type { RequestEstimate } from '../scheduler/scheduler.types';
@@ -95,7 +97,9 @@ export class InferenceService {
 
   constructor(
     private readonly config: HerdConfig,
-    private readonly fleet: FleetService,
+    private readonly fleet: FleetRegistry,
+    private readonly nodeHealth: NodeHealthService,
+    private readonly breakers: BreakerService,
     private readonly queue: JobQueueRepository,
     private readonly handoff: Handoff,
     private readonly dispatcher: Dispatcher,
@@ -252,8 +256,8 @@ export class InferenceService {
           if (res.statusCode >= 500) throw await this.upstreamFailure(node.name, res);
           if (res.statusCode === 404) await this.checkModelMissing(node.name, req, res);
           const result = await consume(res, attempt);
-          void this.fleet.reportSuccess(node.name).catch(() => undefined);
-          if (res.statusCode === 200) void this.fleet.markResident(node.name, req.model).catch(() => undefined);
+          void this.breakers.reportSuccess(node.name).catch(() => undefined);
+          if (res.statusCode === 200) void this.nodeHealth.markResident(node.name, req.model).catch(() => undefined);
           if (attempt.final) void this.learn(node.name, grant.streams, estimate, attempt.final, req.numPredict);
           return result;
         } catch (caught) {
@@ -268,7 +272,7 @@ export class InferenceService {
           }
           record.retries++;
           const unreachable = err instanceof HerdError && err.code === 'HERD_UPSTREAM_UNREACHABLE';
-          void this.fleet.reportFailure(grant.node, (err as Error).message, unreachable ? 'unreachable' : 'error').catch(() => undefined);
+          void this.breakers.reportFailure(grant.node, (err as Error).message, unreachable ? 'unreachable' : 'error').catch(() => undefined);
           this.log.warn('retrying on another node', { id: ticket.requestId, node: grant.node, error: (err as Error).message });
           await this.releaseGrant(grant);
           replacing = new AbortController();
@@ -413,7 +417,7 @@ export class InferenceService {
   private async checkModelMissing(node: string, req: InferenceRequest, res: UpstreamResponse): Promise<void> {
     const text = await res.body.text().catch(() => '');
     const model = askedModel(req);
-    void this.fleet
+    void this.nodeHealth
       .recheckModel(node, req.model)
       .then((listed) => {
         if (listed) this.log.warn('node answered "model not found" but still lists the model; it stays', { node, model, answer: text.slice(0, 200) });

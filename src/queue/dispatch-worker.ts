@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HerdConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
-import type { FleetService } from '../fleet/fleet.service';
+import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository } from '../fleet/ledger.repository';
 import type { Dispatcher } from './dispatcher';
 import type { Handoff } from './handoff';
@@ -28,7 +28,7 @@ export class DispatchWorker {
     private readonly dispatcher: Dispatcher,
     private readonly handoff: Handoff,
     private readonly ledger: LedgerRepository,
-    private readonly fleet: FleetService,
+    private readonly fleet: FleetRegistry,
     private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {

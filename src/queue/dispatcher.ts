@@ -1,6 +1,7 @@
 import type { HerdConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
-import type { FleetService } from '../fleet/fleet.service';
+import type { BreakerService } from '../fleet/breaker.service';
+import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { NodeConfig } from '../config/herd-config';
 import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
@@ -28,7 +29,8 @@ export class Dispatcher {
   afterRedisRecovers: (task: () => Promise<unknown>) => void = () => undefined;
 
   constructor(
-    private readonly fleet: FleetService,
+    private readonly fleet: FleetRegistry,
+    private readonly breakers: BreakerService,
     private readonly ledger: LedgerRepository,
     private readonly strategy: Strategy,
     private readonly config: HerdConfig,
@@ -115,7 +117,7 @@ export class Dispatcher {
       throw err;
     }
     if (!reserved) return undefined;
-    void this.fleet.noteDispatch(best.node).catch(() => undefined);
+    void this.breakers.noteDispatch(best.node).catch(() => undefined);
     return {
       requestId: ticket.requestId,
       node: best.node,

@@ -1,5 +1,5 @@
 /**
- * Plain data the scheduler decides from. Built by the fleet service from Redis; never touched by I/O here.
+ * Plain data the scheduler decides from. Built by the fleet registry (src/fleet/fleet-snapshot.ts) from what it read from Redis; never touched by I/O here.
  * All times are milliseconds, all rates tokens per second.
  */
 

@@ -64,7 +64,7 @@ export class NodesController {
     }
     await this.core.fleetRepo.upsertNode(node);
     await this.core.fleet.refresh();
-    await this.core.fleet.poll();
+    await this.core.nodeHealth.poll();
     return node;
   }
 
@@ -91,7 +91,7 @@ export class NodesController {
     if (changed) {
       await this.core.fleetRepo.upsertNode({ ...node, draining: known?.draining });
       await this.core.fleet.refresh();
-      await this.core.fleet.poll();
+      await this.core.nodeHealth.poll();
     }
     return { ok: true, joined: !known };
   }

@@ -269,7 +269,7 @@ export class OllamaAdminController {
   /** Polls every node now so tags and routing see the change at once; a failed poll is not the client's problem. */
   private async poll(): Promise<void> {
     try {
-      await this.core.fleet.poll();
+      await this.core.nodeHealth.poll();
     } catch (err) {
       this.core.log.warn('fleet poll after a model change failed', { error: (err as Error).message });
     }

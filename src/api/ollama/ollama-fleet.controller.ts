@@ -67,8 +67,8 @@ export class OllamaFleetController {
     });
     const text = await upstream.body.text();
     if (upstream.statusCode === 404) {
-      // One answer does not take the model away: the node's own list decides (see FleetService.recheckModel).
-      void this.core.fleet.recheckModel(node.name, model).catch(() => undefined);
+      // One answer does not take the model away: the node's own list decides (see NodeHealthService.recheckModel).
+      void this.core.nodeHealth.recheckModel(node.name, model).catch(() => undefined);
       throw HerdError.modelNotFound(completeModelName(dto.model));
     }
     res.status(upstream.statusCode).type('application/json').setHeader('X-Herd-Node', node.name);

@@ -9,7 +9,8 @@ import {
   normalizeModelName,
   type FinalChunkTimings,
 } from '../scheduler';
-import { rateKey, type FleetRepository } from './fleet.repository';
+import type { FleetRegistry } from '../fleet/fleet-registry';
+import { rateKey, type FleetRepository } from '../fleet/fleet.repository';
 import type { ModelStats, ModelStatsRepository } from './model-stats.repository';
 
 /** Learned values are written to Redis at most this often, in one go. */
@@ -30,8 +31,7 @@ export class LearningService {
   constructor(
     private readonly statsRepo: ModelStatsRepository,
     private readonly fleetRepo: FleetRepository,
-    private readonly ratesOf: (node: string, model: string) => ModelRates | undefined,
-    private readonly setLocalRates: (node: string, model: string, rates: ModelRates) => void,
+    private readonly fleet: FleetRegistry,
   ) {}
 
   async refresh(): Promise<void> {
@@ -53,8 +53,8 @@ export class LearningService {
   /** Folds one final chunk into the shared averages. Called after the client has its answer. */
   async learn(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
     const model = normalizeModelName(estimate.model);
-    const rates = foldObservation(this.ratesOf(node, model), observationFromFinalChunk(chunk, streamsAtStart));
-    this.setLocalRates(node, model, rates);
+    const rates = foldObservation(this.fleet.rates(node, model), observationFromFinalChunk(chunk, streamsAtStart));
+    this.fleet.setRates(node, model, rates);
     const prev = this.stats.get(model) ?? {};
     const next: ModelStats = { ...prev };
     // Output length is learned only from answers that ended on their own: a num_predict cap says nothing about it.
