@@ -8,7 +8,7 @@ import { rejectedRequestRecord } from './api/errors/rejected-request';
 import { AppModule } from './app.module';
 import type { ClientError } from './common/client-error';
 import type { HerdConfig } from './config/herd-config';
-import { bodyParserMessage, jsonBodyProblem, noteBodyBytes } from './common/json-body-check';
+import { bodyParserMessage, jsonBodyProblem, noteBodyBytes } from './admission/json-body-check';
 import { Logger } from './common/logger';
 import { HerdCore } from './core/herd-core';
 import { startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis';
@@ -44,7 +44,7 @@ export async function startHerd(config: HerdConfig, log = new Logger(config.logL
   }
   const recordRejection = (req: Request, err: ClientError): void => {
     const record = rejectedRequestRecord(req, err.status, err.code, err.message, config.replicaId);
-    if (record) core.inference.events.emit(record);
+    if (record) core.events.emit(record);
   };
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forCore(core), { bodyParser: false, logger: ['error', 'warn'] });
   // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node.

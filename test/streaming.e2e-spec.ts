@@ -4,7 +4,7 @@ import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { startSimNode, type SimFault, type SimNode } from '../sim';
 import type { RunningHerd } from '../src/bootstrap';
-import type { RequestRecord } from '../src/proxy/request-events';
+import type { RequestRecord } from '../src/inference/request-events';
 import type { EmbeddedRedis } from '../src/redis/embedded-redis';
 import { nodeConfig, startTestHerd, waitFor } from './support/herd';
 import { startRedis } from './support/redis';
@@ -64,7 +64,7 @@ async function herdInFlight(herd: RunningHerd): Promise<number> {
 
 function recordRequests(herd: RunningHerd): RequestRecord[] {
   const records: RequestRecord[] = [];
-  herd.core.inference.events.on((r) => records.push(r));
+  herd.core.events.on((r) => records.push(r));
   return records;
 }
 

@@ -1,24 +1,29 @@
-import type { HerdConfig } from '../config/herd-config';
+import { AdmissionService } from '../admission/admission.service';
 import type { Logger } from '../common/logger';
-import { FleetRepository } from '../fleet/fleet.repository';
+import type { HerdConfig } from '../config/herd-config';
 import { BreakerService } from '../fleet/breaker.service';
 import { FleetRegistry } from '../fleet/fleet-registry';
+import { FleetRepository } from '../fleet/fleet.repository';
 import { HeartbeatExpiry } from '../fleet/heartbeat-expiry';
-import { NodeHealthService } from '../fleet/node-health.service';
-import { LearningService } from '../learning/learning.service';
 import { LedgerRepository } from '../fleet/ledger.repository';
-import { InferenceService } from '../proxy/inference.service';
-import { Dispatcher } from '../queue/dispatcher';
-import { DispatchWorker } from '../queue/dispatch-worker';
+import { NodeHealthService } from '../fleet/node-health.service';
+import { SlotEventsRepository } from '../fleet/slot-events.repository';
+import { InferenceService } from '../inference/inference.service';
+import { LiveAttempts } from '../inference/live-attempts';
+import { RequestEvents } from '../inference/request-events';
+import { LearningService } from '../learning/learning.service';
+import { ModelStatsRepository } from '../learning/model-stats.repository';
+import { LeaseKeeper } from '../placement/lease-keeper';
+import { PlacementService } from '../placement/placement.service';
 import { Handoff } from '../queue/handoff';
 import { HandoffRepository } from '../queue/handoff.repository';
-import { ModelStatsRepository } from '../learning/model-stats.repository';
-import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { JobQueueRepository } from '../queue/job-queue.repository';
+import { QueueDepth } from '../queue/queue-depth';
+import { QueuePump } from '../queue/queue-pump';
+import { QueueService } from '../queue/queue.service';
 import { connectRedis, pingRedis, type RedisLike, type RedisTarget } from '../redis/redis-connections';
-import { RedisWatchdog } from '../redis/redis-watchdog';
-import { HerdError } from '../common/herd-error';
 import { RedisKeys } from '../redis/redis-keys';
+import { RedisWatchdog } from '../redis/redis-watchdog';
 import { createStrategy } from '../scheduler';
 import { OllamaNodeClient } from '../upstream/ollama-node.client';
 
@@ -28,31 +33,30 @@ import { OllamaNodeClient } from '../upstream/ollama-node.client';
  */
 export class HerdCore {
   private readonly connections: RedisLike[];
-  private learningTimer?: NodeJS.Timeout;
 
   private constructor(
     readonly config: HerdConfig,
     readonly log: Logger,
-    readonly keys: RedisKeys,
-    readonly redis: RedisLike,
-    private readonly subscriber: RedisLike,
     private readonly slotEvents: SlotEventsRepository,
     readonly fleet: FleetRegistry,
     readonly nodeHealth: NodeHealthService,
     readonly fleetRepo: FleetRepository,
     readonly ledger: LedgerRepository,
     readonly queue: JobQueueRepository,
-    readonly dispatcher: Dispatcher,
-    readonly handoff: Handoff,
+    private readonly depth: QueueDepth,
+    private readonly handoff: Handoff,
+    private readonly leases: LeaseKeeper,
     readonly learning: LearningService,
+    readonly admission: AdmissionService,
     readonly inference: InferenceService,
+    readonly events: RequestEvents,
     readonly client: OllamaNodeClient,
-    private readonly worker: DispatchWorker,
+    private readonly pump: QueuePump,
     /** Notices a Redis that stops answering; /health asks it. */
     readonly watchdog: RedisWatchdog,
-    others: RedisLike[],
+    connections: RedisLike[],
   ) {
-    this.connections = [redis, subscriber, ...others];
+    this.connections = connections;
   }
 
   static async create(config: HerdConfig, target: RedisTarget, log: Logger): Promise<HerdCore> {
@@ -64,30 +68,33 @@ export class HerdCore {
       connectRedis(target, 'worker', timeout),
     ]);
     const keys = new RedisKeys(config.redisPrefix, target.kind === 'cluster');
+    const watchdog = new RedisWatchdog(() => pingRedis(redis), timeout, log);
     const client = new OllamaNodeClient(config.connectTimeoutMs);
     const fleetRepo = new FleetRepository(redis, subscriber, keys);
+    const ledger = new LedgerRepository(redis, keys);
+    const slotEvents = new SlotEventsRepository(subscriber, keys, log);
+    const jobs = new JobQueueRepository(producer, workerConn, keys);
     const fleet = new FleetRegistry(fleetRepo, config, log);
     const nodeHealth = new NodeHealthService(fleet, fleetRepo, client, new HeartbeatExpiry(fleet, fleetRepo, config, log), config, log);
     const breakers = new BreakerService(fleet, fleetRepo, nodeHealth, log);
-    const ledger = new LedgerRepository(redis, keys);
-    const queue = new JobQueueRepository(producer, workerConn, keys);
-    const dispatcher = new Dispatcher(fleet, breakers, ledger, createStrategy(config.strategy), config, queue.waitingKeys());
-    const handoff = new Handoff(new HandoffRepository(redis, subscriber, keys), config.replicaId);
-    const learning = new LearningService(new ModelStatsRepository(redis, keys), fleetRepo, fleet);
-    const inference = new InferenceService(config, fleet, nodeHealth, breakers, queue, handoff, dispatcher, ledger, learning, client, log);
-    const worker = new DispatchWorker(dispatcher, handoff, ledger, fleet, config, log);
-    const slotEvents = new SlotEventsRepository(subscriber, keys, log);
-    const watchdog = new RedisWatchdog(() => pingRedis(redis), timeout, log);
-    const core = new HerdCore(config, log, keys, redis, subscriber, slotEvents, fleet, nodeHealth, fleetRepo, ledger, queue, dispatcher, handoff, learning, inference, client, worker, watchdog, [producer, workerConn]);
+    const learning = new LearningService(new ModelStatsRepository(redis, keys), fleetRepo, fleet, breakers, nodeHealth, log);
+    const placement = new PlacementService(fleet, breakers, ledger, createStrategy(config.strategy), watchdog, config, keys, slotEvents);
+    const leases = new LeaseKeeper(ledger, placement, config, log);
+    const handoff = new Handoff(new HandoffRepository(redis, subscriber, keys), leases, config.replicaId);
+    const depth = new QueueDepth(jobs);
+    const pump = new QueuePump(placement, handoff, jobs, depth, ledger, fleet, config, log, slotEvents);
+    const queue = new QueueService(placement, handoff, jobs, depth, pump, ledger, watchdog, config, log);
+    const admission = new AdmissionService(fleet, depth, learning, config);
+    const events = new RequestEvents();
+    const inference = new InferenceService(admission, queue, placement, leases, new LiveAttempts(fleet), fleet, nodeHealth, breakers, learning, client, events, config, log);
+    const core = new HerdCore(config, log, slotEvents, fleet, nodeHealth, fleetRepo, ledger, jobs, depth, handoff, leases, learning, admission, inference, events, client, pump, watchdog, [redis, subscriber, producer, workerConn]);
     await core.start();
     return core;
   }
 
   private async start(): Promise<void> {
-    this.slotEvents.onFreed(() => {
-      this.dispatcher.wakeAll();
-      this.worker.nudge();
-    });
+    this.leases.start();
+    this.depth.start();
     await this.slotEvents.listen();
     await this.handoff.start();
     await this.queue.ready();
@@ -95,19 +102,8 @@ export class HerdCore {
     await this.nodeHealth.poll();
     await this.fleet.follow();
     this.nodeHealth.start();
-    await this.learning.refresh();
-    this.fleet.onChange(() => this.worker.nudge());
-    this.inference.onEnqueued = () => this.worker.nudge();
-    this.worker.mightHaveWork = () => this.inference.queueMayHaveWork();
-    this.learningTimer = setInterval(() => void this.learning.refresh().catch(() => undefined), 2000);
-    this.learningTimer.unref();
-    this.worker.start(this.queue);
-    // A Redis that stops answering: requests waiting here are answered 503 instead of waiting out the queue
-    // timeout, new ones at once; writes whose answer never came are undone once it answers again.
-    this.watchdog.onDown(() => this.inference.failWaiting(HerdError.redisDown()));
-    this.inference.redisDown = () => this.watchdog.isDown;
-    this.inference.afterRedisRecovers = (task) => this.watchdog.afterRecovery(task);
-    this.dispatcher.afterRedisRecovers = (task) => this.watchdog.afterRecovery(task);
+    await this.learning.start();
+    this.pump.start();
     this.watchdog.start();
   }
 
@@ -116,24 +112,25 @@ export class HerdCore {
   }
 
   /** True once a graceful stop began: readiness answers 503, new requests are refused. */
-  draining = false;
+  get draining(): boolean {
+    return this.admission.draining;
+  }
 
   /**
    * Graceful stop, first half: refuse new requests. Requests already accepted here (queued or running)
    * still finish, so the pump keeps placing until close().
    */
   drain(): void {
-    this.draining = true;
-    this.inference.drain();
+    this.admission.drain();
   }
 
   async close(): Promise<void> {
-    clearInterval(this.learningTimer);
     this.watchdog.stop();
     this.nodeHealth.stop();
-    this.inference.stop();
-    await this.learning.flush();
-    await this.worker.stop();
+    this.leases.stop();
+    this.depth.stop();
+    await this.learning.stop();
+    await this.pump.stop();
     await this.queue.close().catch(() => undefined);
     await this.client.close();
     for (const c of this.connections) c.disconnect();

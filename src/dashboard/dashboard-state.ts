@@ -1,7 +1,7 @@
 import { circuitView, type CircuitView } from '../fleet/circuit-breaker';
 import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import { LiveState, type LiveSource } from '../metrics/live-state';
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 import { redactUrl } from '../redis/redis-connections';
 import { isLoopbackHost, withoutAddress } from '../security/access';
 import { RollingWindow, type RecentRequest, type Series, type WindowSummary } from './rolling-window';

@@ -27,7 +27,7 @@ export class DashboardModule implements OnModuleInit {
 
   onModuleInit(): void {
     const state = this.state;
-    this.core.inference.events.on((record) => state.record(record));
+    this.core.events.on((record) => state.record(record));
     if (this.assets.problem) this.core.log.warn('dashboard disabled', { reason: this.assets.problem });
   }
 }

@@ -1,4 +1,4 @@
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 import { bucketOf, bucketValue, HIST_BUCKETS, quantile, RollingWindow, ttftFromArrival } from './rolling-window';
 
 const T0 = 1_700_000_000_000; // a whole second

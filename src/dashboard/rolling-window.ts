@@ -1,4 +1,4 @@
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 
 /**
  * The dashboard's memory of recent traffic on this replica: one bin per second for the last five minutes

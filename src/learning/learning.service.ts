@@ -9,17 +9,24 @@ import {
   normalizeModelName,
   type FinalChunkTimings,
 } from '../scheduler';
+import type { Logger } from '../common/logger';
+import type { BreakerService } from '../fleet/breaker.service';
 import type { FleetRegistry } from '../fleet/fleet-registry';
 import { rateKey, type FleetRepository } from '../fleet/fleet.repository';
+import type { NodeHealthService } from '../fleet/node-health.service';
+import type { Attempt } from '../relay/attempt';
 import type { ModelStats, ModelStatsRepository } from './model-stats.repository';
 
 /** Learned values are written to Redis at most this often, in one go. */
 const FLUSH_MS = 250;
+/** Other replicas' learning is read back this often. */
+const REFRESH_MS = 2000;
 
 /**
- * Turns Ollama's timing fields into learned rates (per node and model) and per-model stats, kept in Redis so
- * every replica estimates from the same facts. Reads come from memory (refreshed with the fleet); writes go
- * through to Redis.
+ * The last step of a request: what its answer teaches. Ollama's timing fields become learned rates (per node and
+ * model) and per-model stats, kept in Redis so every replica estimates from the same facts; the node's breaker
+ * hears that it answered, and its residency that the model is loaded now. Reads come from memory (rates with
+ * the fleet, stats every REFRESH_MS); writes go to Redis in batches.
  */
 export class LearningService {
   private stats = new Map<string, ModelStats>();
@@ -27,15 +34,51 @@ export class LearningService {
   private dirtyRates = new Map<string, { node: string; model: string; rates: ModelRates }>();
   private dirtyStats = new Set<string>();
   private flushTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly statsRepo: ModelStatsRepository,
     private readonly fleetRepo: FleetRepository,
     private readonly fleet: FleetRegistry,
+    private readonly breakers: BreakerService,
+    private readonly nodeHealth: NodeHealthService,
+    private readonly log: Logger,
   ) {}
+
+  /** Reads what every replica learned so far, and again every REFRESH_MS. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.refreshTimer = setInterval(() => void this.refresh().catch(() => undefined), REFRESH_MS);
+    this.refreshTimer.unref();
+  }
+
+  /** Stops reading and writes what was learned here and not yet stored. */
+  async stop(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    await this.flush();
+  }
 
   async refresh(): Promise<void> {
     this.stats = await this.statsRepo.load();
+  }
+
+  /**
+   * What an answer teaches, recorded without holding up the client: the node answered (its breaker closes), a
+   * 200 means the model is loaded there now, and the final chunk's timings fold into the rates.
+   */
+  fromAnswer(attempt: Attempt, status: number, model: string, numPredict: number | undefined): void {
+    const node = attempt.node.name;
+    void this.breakers.reportSuccess(node).catch(() => undefined);
+    if (status === 200) void this.nodeHealth.markResident(node, model).catch(() => undefined);
+    if (attempt.final) void this.learnQuietly(node, attempt.estimate, attempt.final, attempt.grant.streams, numPredict);
+  }
+
+  private async learnQuietly(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
+    try {
+      await this.learn(node, estimate, chunk, streamsAtStart, numPredict);
+    } catch (err) {
+      this.log.debug('learning skipped', { error: (err as Error).message });
+    }
   }
 
   /** `model` is the normalised name (the key stats and rates are kept under). */

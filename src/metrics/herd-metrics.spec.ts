@@ -2,7 +2,7 @@ import type { NodeConfig } from '../config/herd-config';
 import { CLOSED } from '../fleet/circuit-breaker';
 import type { NodeHealth } from '../fleet/fleet.types';
 import type { NodeState } from '../fleet/fleet-registry';
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 import { parseExposition, samplesOf, sumOf } from './exposition-parser';
 import { HerdMetrics, NO_NODE, UNKNOWN_MODEL, type MetricsSource } from './herd-metrics';
 

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { circuitView } from '../fleet/circuit-breaker';
 import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
 import { LiveState } from './live-state';
 

@@ -26,7 +26,7 @@ export class MetricsModule implements OnModuleInit {
 
   onModuleInit(): void {
     const { metrics, core } = this;
-    core.inference.events.on((record) => {
+    core.events.on((record) => {
       metrics.observe(record);
       logRequest(core.log, record);
     });

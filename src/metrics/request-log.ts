@@ -1,5 +1,5 @@
 import type { Logger } from '../common/logger';
-import type { RequestRecord } from '../proxy/request-events';
+import type { RequestRecord } from '../inference/request-events';
 
 const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 10) / 10);
 

@@ -1,7 +1,8 @@
 import { HerdError } from '../common/herd-error';
 import { Listeners } from '../common/listeners';
+import type { Grant } from '../placement/grant';
+import type { LeaseKeeper } from '../placement/lease-keeper';
 import type { HandoffRepository } from './handoff.repository';
-import type { Grant } from './ticket';
 
 type Message =
   | { t: 'grant'; grant: Grant }
@@ -20,11 +21,11 @@ interface Pending {
 export class Handoff {
   private readonly grants = new Map<string, Pending>();
   private readonly cancelListeners = new Listeners<[string]>();
-  /** Grants that arrived for requests this replica no longer waits for (cancelled, timed out). */
-  orphanHandler: (grant: Grant) => void = () => undefined;
 
   constructor(
     private readonly repo: HandoffRepository,
+    /** Takes back the slot of a grant nobody here waits for any more (cancelled, timed out). */
+    private readonly leases: LeaseKeeper,
     private readonly replicaId: string,
   ) {}
 
@@ -41,7 +42,7 @@ export class Handoff {
         const p = this.grants.get(msg.grant.requestId);
         this.grants.delete(msg.grant.requestId);
         if (p) p.resolve(msg.grant);
-        else this.orphanHandler(msg.grant);
+        else void this.leases.dropOrphan(msg.grant);
         return;
       }
       case 'fail': {
@@ -58,7 +59,7 @@ export class Handoff {
     return new Promise((resolve, reject) => this.grants.set(id, { resolve, reject }));
   }
 
-  /** Origin side: stop waiting (cancelled or timed out). A grant arriving later goes to orphanHandler. */
+  /** Origin side: stop waiting (cancelled or timed out). A grant arriving later is an orphan: its slot is given back. */
   forget(id: string): void {
     this.grants.delete(id);
   }

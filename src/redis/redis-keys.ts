@@ -25,6 +25,14 @@ export class RedisKeys {
   get bullPrefix(): string {
     return `${this.shared}:bull`;
   }
+  /**
+   * BullMQ's keys of the jobs not taken yet (the prioritized zset, the wait and paused lists; BullMQ names its
+   * keys `<prefix>:<queue>:<type>`), read with the node loads in one round trip to know whether anybody waits.
+   */
+  get queueWaiting(): { zsets: string[]; lists: string[] } {
+    const queue = `${this.bullPrefix}:${this.queueName}`;
+    return { zsets: [`${queue}:prioritized`], lists: [`${queue}:wait`, `${queue}:paused`] };
+  }
   /** Hash: node name -> JSON NodeConfig. The fleet registry. */
   get nodes(): string {
     return `${this.shared}:nodes`;

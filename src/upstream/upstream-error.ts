@@ -31,3 +31,17 @@ export function classifyUpstreamError(err: unknown, node: string): HerdError {
       return new HerdError(502, 'HERD_UPSTREAM_RESET', `herd: node ${node} failed: ${detail}`);
   }
 }
+
+/**
+ * A node's 5xx answer (its body as text) as the error the client sees: Ollama's own words for a busy 503
+ * ("server busy, please try again"), else the node, its status and what it said.
+ */
+export function answerError(node: string, status: number, text: string): HerdError {
+  let message = text.slice(0, 300);
+  try {
+    message = (JSON.parse(text) as { error?: string }).error ?? message;
+  } catch {
+    // not JSON: keep the raw text
+  }
+  return new HerdError(status === 503 ? 503 : 502, 'HERD_UPSTREAM_ERROR', status === 503 ? message : `herd: node ${node} answered ${status}: ${message}`);
+}

@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, HttpException, type ExceptionFilter } from '@nest
 import type { Request, Response } from 'express';
 import { toClientError, type ClientError } from '../../common/client-error';
 import type { Logger } from '../../common/logger';
-import { wasRecorded } from '../../proxy/request-events';
+import { wasRecorded } from '../../inference/request-events';
 
 /** Writes an error in the shape of the API the client called: OpenAI's under /v1, Ollama's elsewhere. */
 export function writeError(req: Request, res: Response, err: ClientError): void {

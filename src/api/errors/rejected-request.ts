@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { RequestRecord } from '../../proxy/request-events';
+import type { RequestRecord } from '../../inference/request-events';
 
 /** Routes whose requests go through the queue: each one ends as exactly one request record. */
 const INFERENCE_ROUTES = new Set(['/ollama/generate', '/api/generate', '/api/chat', '/api/embed', '/api/embeddings', '/v1/chat/completions', '/v1/completions', '/v1/embeddings']);

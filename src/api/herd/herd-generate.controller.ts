@@ -1,8 +1,9 @@
 import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import { HerdCore } from '../../core/herd-core';
-import { numPredictOf, routeInference } from '../../proxy/route-inference';
+import { numPredictOf } from '../../admission/request-text';
+import { routeInference } from '../inference-route';
 import { HerdGenerateDto } from './herd-generate.dto';
 
 /** The headline endpoint: Ollama's generate through Herd's queue, answered as one JSON object unless stream is true. */

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Req, UseGuards } from '@nestjs/common';
 import type { Request } from 'express';
 import { HerdError } from '../../common/herd-error';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
 import { parseNodes } from '../../config/load-config';
 import { HerdCore } from '../../core/herd-core';

@@ -2,11 +2,11 @@ import { Controller, Delete, Head, HttpCode, Inject, Param, Post, Req, Res, UseG
 import { IsBoolean, IsOptional, IsString } from 'class-validator';
 import type { Request, Response } from 'express';
 import { CanceledError, HerdError } from '../../common/herd-error';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import type { NodeConfig } from '../../config/herd-config';
 import { HerdCore } from '../../core/herd-core';
-import { clientAbortSignal } from '../../proxy/client-signal';
-import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../proxy/progress-relay';
+import { clientAbortSignal } from '../../relay/client-signal';
+import { errorText, failureError, fanOut, relayProgress, transportOutcome, type AdminTimeouts } from '../../relay/progress-relay';
 import { findModel, spellingForNode } from '../../scheduler';
 import type { UpstreamRequest, UpstreamResponse } from '../../upstream/ollama-node.client';
 import { AdminKeyGuard } from '../herd/admin-key.guard';

@@ -1,7 +1,7 @@
 import { Controller, Get, Head, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HerdError } from '../../common/herd-error';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import { HerdCore } from '../../core/herd-core';
 import { lowestVersion, unionTags } from '../../fleet/fleet-views';
 import type { OllamaPs } from '../../fleet/fleet.types';

@@ -1,8 +1,9 @@
 import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import { HerdCore } from '../../core/herd-core';
-import { inputText, messagesText, numPredictOf, routeInference } from '../../proxy/route-inference';
+import { inputText, messagesText, numPredictOf } from '../../admission/request-text';
+import { routeInference } from '../inference-route';
 import { ChatDto, EmbedDto, EmbeddingsDto, GenerateDto } from './ollama-inference.dto';
 
 /** Ollama's inference routes, through the queue. As in Ollama, `stream` absent means true. */

@@ -1,8 +1,9 @@
 import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { validateBody } from '../../common/validate-body';
+import { validateBody } from '../../admission/validate-body';
 import { HerdCore } from '../../core/herd-core';
-import { inputText, messagesText, routeInference } from '../../proxy/route-inference';
+import { inputText, messagesText } from '../../admission/request-text';
+import { routeInference } from '../inference-route';
 import { OpenAiChatDto, OpenAiCompletionDto, OpenAiEmbeddingsDto } from '../ollama/ollama-inference.dto';
 
 /** OpenAI-compatible inference routes, through the queue; nodes answer them natively (Ollama serves /v1). */

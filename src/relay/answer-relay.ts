@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Response } from 'express';
 import type { FinalChunkTimings } from '../scheduler';
 import { setHerdHeaders } from './herd-headers';
-import type { Attempt } from './inference.service';
+import type { Attempt } from './attempt';
 import type { UpstreamResponse } from '../upstream/ollama-node.client';
 import { classifyUpstreamError } from '../upstream/upstream-error';
 

@@ -1,5 +1,5 @@
 import { validateSync } from 'class-validator';
-import { HerdError } from './herd-error';
+import { HerdError } from '../common/herd-error';
 
 /** Validates a JSON body against a DTO class; every problem ends up in one 400 message. */
 export function validateBody<T extends object>(cls: new () => T, body: unknown): T {

@@ -1,12 +1,13 @@
-import type { HerdConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
+import type { HerdConfig, NodeConfig } from '../config/herd-config';
 import type { BreakerService } from '../fleet/breaker.service';
 import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
-import type { NodeConfig } from '../config/herd-config';
+import type { SlotEventsRepository } from '../fleet/slot-events.repository';
+import type { RedisKeys } from '../redis/redis-keys';
+import { isRedisTimeout, type RedisWatchdog } from '../redis/redis-watchdog';
 import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
-import { isRedisTimeout } from '../redis/redis-watchdog';
-import type { Grant, Ticket } from './ticket';
+import type { Grant, PlacementRequest } from './grant';
 
 /** How long a waiting placement sleeps when nothing wakes it (lease expiries publish nothing). */
 const FALLBACK_WAKE_MS = 250;
@@ -19,24 +20,28 @@ export interface PlaceOptions {
 }
 
 /**
- * Turns a ticket into a reserved slot: rank the eligible nodes (pure strategy), reserve the best one in
+ * Turns a request into a reserved slot: rank the eligible nodes (pure strategy), reserve the best one in
  * Redis, and when the best one is busy wait for a slot to free anywhere, then decide again.
  */
-export class Dispatcher {
+export class PlacementService {
   private readonly waiters = new Set<() => void>();
   private sequence = 0;
-  /** Set by the core: runs a clean-up once Redis answers again (see RedisWatchdog.afterRecovery). */
-  afterRedisRecovers: (task: () => Promise<unknown>) => void = () => undefined;
+  /** BullMQ's keys of the jobs not taken yet, read with the loads to know whether anybody waits. */
+  private readonly queueKeys: { zsets: string[]; lists: string[] };
 
   constructor(
     private readonly fleet: FleetRegistry,
     private readonly breakers: BreakerService,
     private readonly ledger: LedgerRepository,
     private readonly strategy: Strategy,
+    private readonly watchdog: RedisWatchdog,
     private readonly config: HerdConfig,
-    private readonly queueKeys: { zsets: string[]; lists: string[] },
+    keys: RedisKeys,
+    slotEvents: SlotEventsRepository,
   ) {
+    this.queueKeys = keys.queueWaiting;
     fleet.onChange(() => this.wakeAll());
+    slotEvents.onFreed(() => this.wakeAll());
   }
 
   /** A slot was freed somewhere (this replica or another): every waiting placement looks again. */
@@ -48,7 +53,7 @@ export class Dispatcher {
    * The fast path: when nobody waits ahead (no queued job, no placement under way) and the best node has a
    * free slot, take it now. The outcome is the one the queue would reach, minus several Redis round trips.
    */
-  async tryNow(ticket: Ticket): Promise<Grant | undefined> {
+  async tryNow(ticket: PlacementRequest): Promise<Grant | undefined> {
     const candidates = this.fleet.nodesWithModel(ticket.model);
     if (candidates.length === 0) return undefined;
     const { loads, waiting } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
@@ -62,7 +67,7 @@ export class Dispatcher {
    * Fails with HerdError.redisDown() when Redis does not answer (each command is bounded by the command timeout),
    * so a placement never outlives a stuck Redis by more than one command.
    */
-  async place(ticket: Ticket, opts: PlaceOptions): Promise<Grant> {
+  async place(ticket: PlacementRequest, opts: PlaceOptions): Promise<Grant> {
     let placed = false;
     try {
       for (;;) {
@@ -96,7 +101,7 @@ export class Dispatcher {
     }
   }
 
-  private rank(ticket: Ticket, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
+  private rank(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
     return this.strategy.rank(
       { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
       { ...this.fleet.snapshot(candidates, loads), queued },
@@ -104,7 +109,7 @@ export class Dispatcher {
     );
   }
 
-  private async reserve(ticket: Ticket, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
+  private async reserve(ticket: PlacementRequest, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
     const slots = this.fleet.node(best.node)?.slots ?? 1;
     const tokens = ticket.promptTokens + ticket.outputTokens;
     let reserved: boolean;
@@ -113,7 +118,7 @@ export class Dispatcher {
     } catch (err) {
       // No answer in time, but the reservation was sent and may still be made: nobody would use or renew that
       // lease, so give it back once Redis answers instead of letting it hold the slot until it expires.
-      if (isRedisTimeout(err)) this.afterRedisRecovers(() => this.ledger.release(best.node, ticket.requestId));
+      if (isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(best.node, ticket.requestId));
       throw err;
     }
     if (!reserved) return undefined;

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { Attempt } from './inference.service';
+import type { Attempt } from './attempt';
 
 /** Tells the client where and how its request ran. */
 export function setHerdHeaders(res: Response, attempt: Attempt): void {

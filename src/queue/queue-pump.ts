@@ -4,9 +4,11 @@ import { CanceledError, HerdError } from '../common/herd-error';
 import type { Logger } from '../common/logger';
 import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository } from '../fleet/ledger.repository';
-import type { Dispatcher } from './dispatcher';
+import type { SlotEventsRepository } from '../fleet/slot-events.repository';
+import type { PlacementService } from '../placement/placement.service';
 import type { Handoff } from './handoff';
 import { JOB_LOCK_MS, type JobQueueRepository, type TakenJob } from './job-queue.repository';
+import type { QueueDepth } from './queue-depth';
 
 /** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
 const IDLE_WAKE_MS = 250;
@@ -16,7 +18,7 @@ const IDLE_WAKE_MS = 250;
  * than placements under way, so waiting jobs stay in Redis, in priority order, until a slot can take one.
  * A taken job is placed on a node, its grant handed to the replica holding the client, and the job completes.
  */
-export class DispatchWorker {
+export class QueuePump {
   private readonly placing = new Map<string, AbortController>();
   private readonly token = randomUUID();
   private running = false;
@@ -25,28 +27,33 @@ export class DispatchWorker {
   private queueKeys: { zsets: string[]; lists: string[] } = { zsets: [], lists: [] };
 
   constructor(
-    private readonly dispatcher: Dispatcher,
+    private readonly placement: PlacementService,
     private readonly handoff: Handoff,
+    private readonly jobs: JobQueueRepository,
+    private readonly depth: QueueDepth,
     private readonly ledger: LedgerRepository,
     private readonly fleet: FleetRegistry,
     private readonly config: HerdConfig,
     private readonly log: Logger,
+    slotEvents: SlotEventsRepository,
   ) {
     handoff.onCancel((id) => this.placing.get(id)?.abort());
+    slotEvents.onFreed(() => this.nudge());
+    fleet.onChange(() => this.nudge());
   }
 
-  start(queue: JobQueueRepository): void {
+  start(): void {
     this.running = true;
-    this.queueKeys = queue.waitingKeys();
-    this.loop = this.pump(queue);
+    this.queueKeys = this.jobs.waitingKeys();
+    this.loop = this.pump();
   }
 
-  /** Tells whether any request may be waiting in the queue; a nudge is ignored when none may be. */
-  mightHaveWork: () => boolean = () => true;
-
-  /** A slot was freed or the fleet changed: look again now (the idle timer covers anything missed). */
+  /**
+   * A job was enqueued here, a slot was freed or the fleet changed: look again now (the idle timer covers
+   * anything missed). Ignored when no request may be waiting in the queue.
+   */
   nudge(): void {
-    if (this.mightHaveWork()) this.wake?.();
+    if (this.depth.mayHaveWork()) this.wake?.();
   }
 
   async stop(): Promise<void> {
@@ -61,7 +68,7 @@ export class DispatchWorker {
    * after the command timeout, so a stuck Redis costs one error per round and the pump carries on when Redis
    * answers again.
    */
-  private async pump(queue: JobQueueRepository): Promise<void> {
+  private async pump(): Promise<void> {
     let failingSince: number | undefined;
     while (this.running) {
       try {
@@ -73,7 +80,7 @@ export class DispatchWorker {
           continue;
         }
         // Never blocks: a job is taken only right after the check above found room for it.
-        const job = await queue.take(this.token);
+        const job = await this.jobs.take(this.token);
         if (!job) {
           await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
           continue;
@@ -126,7 +133,7 @@ export class DispatchWorker {
         await job.complete();
         return;
       }
-      const grant = await this.dispatcher.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs });
+      const grant = await this.placement.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs });
       const delivered = await this.handoff.deliver(ticket.origin, grant).catch(() => false);
       if (!delivered) {
         this.log.debug('grant had no taker; slot released', { id: ticket.requestId, node: grant.node });

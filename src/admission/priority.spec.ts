@@ -1,4 +1,4 @@
-import { HerdError } from './herd-error';
+import { HerdError } from '../common/herd-error';
 import { resolvePriority } from './priority';
 
 describe('resolvePriority', () => {

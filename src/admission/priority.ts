@@ -1,4 +1,4 @@
-import { HerdError } from './herd-error';
+import { HerdError } from '../common/herd-error';
 
 export const DEFAULT_PRIORITY = 5;
 export const PRIORITY_MESSAGE = 'priority must be an integer from 1 (first) to 10 (last)';

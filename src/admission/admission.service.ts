@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { HerdError } from '../common/herd-error';
+import type { HerdConfig } from '../config/herd-config';
+import type { FleetRegistry } from '../fleet/fleet-registry';
+import type { LearningService } from '../learning/learning.service';
+import type { QueueDepth } from '../queue/queue-depth';
+import type { Ticket } from '../queue/ticket';
+import { askedModel, type InferenceRequest } from './inference-request';
+
+/**
+ * The first step of every inference request: may this replica take it now? Refuses it (with the status Ollama
+ * would use) when the replica is shutting down, no node has the model or every node that has it is down, or the
+ * queue is full (in jobs, or in bodies held here); otherwise turns it into a ticket with its token estimate.
+ */
+export class AdmissionService {
+  private closed = false;
+
+  constructor(
+    private readonly fleet: FleetRegistry,
+    private readonly depth: QueueDepth,
+    private readonly learning: LearningService,
+    private readonly config: HerdConfig,
+  ) {}
+
+  /** No new requests from now on (graceful stop); requests already admitted finish. */
+  drain(): void {
+    this.closed = true;
+  }
+
+  /** True once a graceful stop began: readiness answers 503. */
+  get draining(): boolean {
+    return this.closed;
+  }
+
+  admit(req: InferenceRequest): Ticket {
+    if (this.closed) throw new HerdError(503, 'HERD_SHUTTING_DOWN', 'herd: this replica is shutting down, please retry', 1);
+    const presence = this.fleet.modelPresence(req.model);
+    // With every node down Herd cannot tell a missing model from an unreachable one: say what it knows.
+    if (presence === 'absent' && this.fleet.upCount() === 0) throw new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', 'herd: no node is up', 5);
+    if (presence === 'absent') throw HerdError.modelNotFound(askedModel(req));
+    if (presence === 'known') throw new HerdError(503, 'HERD_NO_NODE_FOR_MODEL', `herd: every node that has model "${askedModel(req)}" is down`, 5);
+    if (Math.max(this.depth.waitingHere, this.depth.waiting) >= this.config.maxQueue) throw HerdError.queueFull();
+    if (this.depth.bytesWaitingHere + req.bodyBytes > this.config.maxQueuedBytes) throw HerdError.queueFull('the request bodies waiting here exceed HERD_MAX_QUEUED_BYTES');
+    const estimate = this.learning.estimate(req.model, req.promptText, req.numPredict);
+    return { ...estimate, requestId: randomUUID(), model: req.model, priority: req.priority, origin: this.config.replicaId, enqueuedAt: Date.now() };
+  }
+}

@@ -1,0 +1,62 @@
+import type { Request } from 'express';
+import { completeModelName, normalizeModelName } from '../scheduler/model-name';
+import { bodyBytesOf } from './json-body-check';
+import { resolvePriority } from './priority';
+
+/** One inference request as the pipeline sees it, read from the client's HTTP request once its body is valid. */
+export interface InferenceRequest {
+  /** Route the client called, for metrics and logs. */
+  route: string;
+  /** The model's normalised name (normalizeModelName): what Herd routes, queues and learns by. */
+  model: string;
+  /** The model as the client spelled it: Herd's messages name it and answers echo it. Default: `model`. */
+  requestedModel?: string;
+  priority: number;
+  /** Text used for the prompt-size estimate (prompt, or all messages). */
+  promptText: string;
+  numPredict?: number;
+  upstreamPath: string;
+  upstreamBody: Record<string, unknown>;
+  /** Size of the client's body: what this request holds in memory while it waits in the queue. */
+  bodyBytes: number;
+  /** Streams wait for the first chunk only this long; whole answers may take the full request timeout. */
+  stream: boolean;
+}
+
+/** What a route read from its validated body. */
+export interface RequestSpec {
+  /** Node path the request goes to (Ollama serves the same paths). */
+  path: string;
+  model: string;
+  bodyPriority?: number;
+  /** Text for the prompt-size estimate. */
+  promptText: string;
+  numPredict?: number;
+  stream: boolean;
+}
+
+/**
+ * The pipeline's request: the priority resolved (body, else X-Herd-Priority, else 5) and taken out of the body
+ * the node gets, the model normalised, `stream` made explicit for the node.
+ */
+export function inferenceRequestFrom(req: Request, spec: RequestSpec): InferenceRequest {
+  const priority = resolvePriority(spec.bodyPriority, req.headers['x-herd-priority']);
+  const { priority: _drop, ...body } = req.body as Record<string, unknown>;
+  return {
+    route: req.path,
+    model: normalizeModelName(spec.model),
+    requestedModel: spec.model,
+    priority,
+    promptText: spec.promptText,
+    numPredict: spec.numPredict,
+    upstreamPath: spec.path,
+    upstreamBody: { ...body, stream: spec.stream },
+    bodyBytes: bodyBytesOf(req),
+    stream: spec.stream,
+  };
+}
+
+/** The model as Herd names it to the client: the client's spelling, with its tag. */
+export function askedModel(req: InferenceRequest): string {
+  return completeModelName(req.requestedModel ?? req.model);
+}
