@@ -1,25 +1,44 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { HerdGenerateController } from './api/herd/herd-generate.controller';
-import { HerdCore } from './core/herd-core';
-import { HealthController } from './health/health.controller';
-import { OllamaInferenceController } from './api/ollama/ollama-inference.controller';
-import { NodesController } from './api/herd/nodes.controller';
-import { OllamaFleetController } from './api/ollama/ollama-fleet.controller';
-import { OllamaAdminController } from './api/ollama/ollama-admin.controller';
-import { OpenAiInferenceController } from './api/openai/openai-inference.controller';
-import { MetricsModule } from './metrics/metrics.module';
+import { ApiModule } from './api/api.module';
+import type { Logger } from './common/logger';
+import { ConfigModule } from './config/config.module';
+import type { HerdConfig } from './config/herd-config';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { FleetModule } from './fleet/fleet.module';
+import { HealthModule } from './health/health.module';
+import { HerdLifecycle } from './herd-lifecycle';
+import { LearningModule } from './learning/learning.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { PlacementModule } from './placement/placement.module';
+import { QueueModule } from './queue/queue.module';
+import type { RedisConnections } from './redis/redis-connections';
+import { RedisModule } from './redis/redis.module';
+import { UpstreamModule } from './upstream/upstream.module';
 
+/**
+ * One Herd replica. The configuration, the logger and the Redis connections exist before Nest (they must be
+ * proven first) and are provided as values; every other part is a provider of its folder's module.
+ */
 @Module({})
 export class AppModule {
-  /** The core is built before Nest (it needs Redis first); Nest only routes HTTP to it. */
-  static forCore(core: HerdCore): DynamicModule {
+  static forRoot(config: HerdConfig, log: Logger, redis: RedisConnections): DynamicModule {
     return {
       module: AppModule,
-      imports: [TerminusModule.forRoot({ logger: false }), MetricsModule.forCore(core), DashboardModule.forCore(core)],
-      controllers: [HerdGenerateController, OllamaInferenceController, OpenAiInferenceController, OllamaFleetController, OllamaAdminController, NodesController, HealthController],
-      providers: [{ provide: HerdCore, useValue: core }],
+      imports: [
+        ConfigModule.forRoot(config, log),
+        RedisModule.forConnections(redis),
+        ApiModule,
+        HealthModule,
+        MetricsModule,
+        DashboardModule,
+        // What HerdLifecycle starts and stops.
+        FleetModule,
+        LearningModule,
+        PlacementModule,
+        QueueModule,
+        UpstreamModule,
+      ],
+      providers: [HerdLifecycle],
     };
   }
 }

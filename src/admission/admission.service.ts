@@ -1,9 +1,10 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { HerdError } from '../common/herd-error';
-import type { HerdConfig } from '../config/herd-config';
-import type { FleetRegistry } from '../fleet/fleet-registry';
-import type { LearningService } from '../learning/learning.service';
-import type { QueueDepth } from '../queue/queue-depth';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { LearningService } from '../learning/learning.service';
+import { QueueDepth } from '../queue/queue-depth';
 import type { Ticket } from '../queue/ticket';
 import { askedModel, type InferenceRequest } from './inference-request';
 
@@ -12,6 +13,7 @@ import { askedModel, type InferenceRequest } from './inference-request';
  * would use) when the replica is shutting down, no node has the model or every node that has it is down, or the
  * queue is full (in jobs, or in bodies held here); otherwise turns it into a ticket with its token estimate.
  */
+@Injectable()
 export class AdmissionService {
   private closed = false;
 
@@ -19,7 +21,7 @@ export class AdmissionService {
     private readonly fleet: FleetRegistry,
     private readonly depth: QueueDepth,
     private readonly learning: LearningService,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
   ) {}
 
   /** No new requests from now on (graceful stop); requests already admitted finish. */

@@ -1,6 +1,7 @@
+import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { inferenceRequestFrom, type RequestSpec } from '../admission/inference-request';
-import type { HerdCore } from '../core/herd-core';
+import { InferenceService } from '../inference/inference.service';
 import { relayStream, relayWhole, type StreamFormat } from '../relay/answer-relay';
 import { clientAbortSignal } from '../relay/client-signal';
 
@@ -9,9 +10,14 @@ export interface RouteSpec extends RequestSpec {
   format: StreamFormat;
 }
 
-/** Runs one inference request through the pipeline and writes the node's answer to the client. */
-export async function routeInference(core: HerdCore, req: Request, res: Response, spec: RouteSpec): Promise<void> {
-  await core.inference.execute(inferenceRequestFrom(req, spec), clientAbortSignal(res), (upstream, attempt) =>
-    spec.stream ? relayStream(upstream, res, attempt, spec.format) : relayWhole(upstream, res, attempt),
-  );
+/** The inference routes' one way in: the HTTP request to the pipeline (InferenceService), the node's answer to the client. */
+@Injectable()
+export class InferenceRoute {
+  constructor(private readonly inference: InferenceService) {}
+
+  async serve(req: Request, res: Response, spec: RouteSpec): Promise<void> {
+    await this.inference.execute(inferenceRequestFrom(req, spec), clientAbortSignal(res), (upstream, attempt) =>
+      spec.stream ? relayStream(upstream, res, attempt, spec.format) : relayWhole(upstream, res, attempt),
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HerdError } from '../common/herd-error';
-import { HerdCore } from '../core/herd-core';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { adminAccess } from '../security/access';
 import { DashboardState, type DashboardView } from './dashboard-state';
 import { CONTENT_SECURITY_POLICY, type Asset } from './static-assets';
@@ -20,7 +20,7 @@ export class DashboardController {
   constructor(
     @Inject(DashboardState) private readonly state: DashboardState,
     @Inject(DashboardAssets) private readonly assets: DashboardAssets,
-    @Inject(HerdCore) private readonly core: HerdCore,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
   ) {}
 
   @Get('dashboard')
@@ -37,7 +37,7 @@ export class DashboardController {
   @Get('herd/dashboard')
   view(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<DashboardView> {
     res.setHeader('Cache-Control', 'no-store');
-    return this.state.view(adminAccess(this.core.config, req.headers) === 'granted');
+    return this.state.view(adminAccess(this.config, req.headers) === 'granted');
   }
 
   private send(req: Request, res: Response, name: string): void {

@@ -1,34 +1,43 @@
-import { Inject, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
-import { HerdCore } from '../core/herd-core';
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { FleetModule } from '../fleet/fleet.module';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { LedgerRepository } from '../fleet/ledger.repository';
+import { InferenceModule } from '../inference/inference.module';
+import { InferenceService } from '../inference/inference.service';
+import { RequestEvents } from '../inference/request-events';
+import { JobQueueRepository } from '../queue/job-queue.repository';
+import { QueueModule } from '../queue/queue.module';
 import { DashboardAssets, DashboardController } from './dashboard.controller';
 import { DashboardState } from './dashboard-state';
 import { findPublicDir, loadAssets, publicDirCandidates } from './static-assets';
 
 /** The operator dashboard and prompt console (`/dashboard`) and its JSON feed (`GET /herd/dashboard`). */
-@Module({})
+@Module({
+  imports: [FleetModule, QueueModule, InferenceModule],
+  controllers: [DashboardController],
+  providers: [
+    {
+      provide: DashboardState,
+      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, inference: InferenceService) => new DashboardState({ config, fleet, ledger, queue, inference }),
+      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, InferenceService],
+    },
+    { provide: DashboardAssets, useFactory: () => locateAssets() },
+  ],
+})
 export class DashboardModule implements OnModuleInit {
   constructor(
-    @Inject(HerdCore) private readonly core: HerdCore,
-    @Inject(DashboardState) private readonly state: DashboardState,
-    @Inject(DashboardAssets) private readonly assets: DashboardAssets,
+    private readonly events: RequestEvents,
+    private readonly state: DashboardState,
+    private readonly assets: DashboardAssets,
+    private readonly log: Logger,
   ) {}
-
-  static forCore(core: HerdCore): DynamicModule {
-    return {
-      module: DashboardModule,
-      controllers: [DashboardController],
-      providers: [
-        { provide: HerdCore, useValue: core },
-        { provide: DashboardState, useFactory: () => new DashboardState(core) },
-        { provide: DashboardAssets, useFactory: () => locateAssets() },
-      ],
-    };
-  }
 
   onModuleInit(): void {
     const state = this.state;
-    this.core.events.on((record) => state.record(record));
-    if (this.assets.problem) this.core.log.warn('dashboard disabled', { reason: this.assets.problem });
+    this.events.on((record) => state.record(record));
+    if (this.assets.problem) this.log.warn('dashboard disabled', { reason: this.assets.problem });
   }
 }
 

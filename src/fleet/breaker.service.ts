@@ -1,8 +1,9 @@
-import type { Logger } from '../common/logger';
+import { Injectable } from '@nestjs/common';
+import { Logger } from '../common/logger';
 import { circuitView, recordFailure, recordSuccess, startProbe } from './circuit-breaker';
-import type { FleetRegistry } from './fleet-registry';
-import type { FleetRepository } from './fleet.repository';
-import type { NodeHealthService } from './node-health.service';
+import { FleetRegistry } from './fleet-registry';
+import { FleetRepository } from './fleet.repository';
+import { NodeHealthService } from './node-health.service';
 
 /** How a dispatch failed: a node that cannot be reached is out until a poll sees it again; errors count toward its breaker. */
 export type FailureKind = 'unreachable' | 'error';
@@ -11,6 +12,7 @@ export type FailureKind = 'unreachable' | 'error';
  * Each node's circuit breaker, fed by dispatches: the policy is pure (circuit-breaker.ts); this keeps the state
  * in Redis, shared by every replica (kept apart from health, so a poll never overwrites a breaker).
  */
+@Injectable()
 export class BreakerService {
   constructor(
     private readonly registry: FleetRegistry,

@@ -1,11 +1,12 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { Listeners } from '../common/listeners';
-import type { Logger } from '../common/logger';
-import type { HerdConfig, NodeConfig } from '../config/herd-config';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig, type NodeConfig } from '../config/herd-config';
 import { findModel } from '../scheduler/model-name';
 import type { FleetSnapshot, ModelRates } from '../scheduler/scheduler.types';
 import { admits, circuitView, CLOSED, type CircuitState } from './circuit-breaker';
 import { fleetSnapshot } from './fleet-snapshot';
-import { rateKey, type FleetRepository, type FleetState } from './fleet.repository';
+import { rateKey, FleetRepository, type FleetState } from './fleet.repository';
 import type { NodeHealth } from './fleet.types';
 import type { NodeLoad } from './ledger.repository';
 
@@ -17,6 +18,7 @@ export type NodeState = 'healthy' | 'degraded' | 'down' | 'draining';
  * the views) reads here, without a round trip. The parts that change the fleet (health polls, breakers, learning)
  * write to Redis themselves and note the change here, so this replica's next decision sees it at once.
  */
+@Injectable()
 export class FleetRegistry {
   private state: FleetState = { nodes: [], health: new Map(), rates: new Map(), circuits: new Map() };
   private byName = new Map<string, NodeConfig>();
@@ -24,7 +26,7 @@ export class FleetRegistry {
 
   constructor(
     private readonly repo: FleetRepository,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {
     this.listeners = new Listeners((err) => this.log.error('fleet change listener failed', { error: (err as Error)?.stack ?? String(err) }));

@@ -1,6 +1,7 @@
-import type { RedisLike } from '../redis/redis-connections';
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS_COMMAND, REDIS_SUBSCRIBER, type RedisLike } from '../redis/redis-connections';
 import type { NodeConfig } from '../config/herd-config';
-import type { RedisKeys } from '../redis/redis-keys';
+import { RedisKeys } from '../redis/redis-keys';
 import type { ModelRates } from '../scheduler/scheduler.types';
 import { normalizeModelName } from '../scheduler/model-name';
 import type { NodeHealth } from './fleet.types';
@@ -32,10 +33,11 @@ export function rateKey(node: string, model: string): string {
 }
 
 /** The fleet registry, node health and learned rates in Redis: the source of truth every replica reads. */
+@Injectable()
 export class FleetRepository {
   constructor(
-    private readonly redis: RedisLike,
-    private readonly subscriber: RedisLike,
+    @Inject(REDIS_COMMAND) private readonly redis: RedisLike,
+    @Inject(REDIS_SUBSCRIBER) private readonly subscriber: RedisLike,
     private readonly keys: RedisKeys,
   ) {}
 

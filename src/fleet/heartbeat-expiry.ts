@@ -1,18 +1,20 @@
-import type { Logger } from '../common/logger';
-import type { HerdConfig } from '../config/herd-config';
-import type { FleetRegistry } from './fleet-registry';
-import type { FleetRepository } from './fleet.repository';
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { FleetRegistry } from './fleet-registry';
+import { FleetRepository } from './fleet.repository';
 import type { NodeHealth } from './fleet.types';
 
 /**
  * Self-registered nodes live on their heartbeats: down after three missed health intervals, removed from the
  * fleet after HERD_HEARTBEAT_GRACE_MS. Applied to each poll's results before they are stored.
  */
+@Injectable()
 export class HeartbeatExpiry {
   constructor(
     private readonly registry: FleetRegistry,
     private readonly repo: FleetRepository,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {}
 

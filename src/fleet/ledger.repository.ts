@@ -1,6 +1,7 @@
+import { Inject, Injectable } from '@nestjs/common';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
+import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
 
 /**
  * Every lease and placing mark expires by Redis' clock (TIME inside the script), never a replica's: replicas
@@ -80,9 +81,10 @@ export interface NodeLoad {
  * Slot accounting in Redis, shared by every replica. A reservation is a lease with an expiry: the replica
  * running the request renews it, so a replica that dies cannot keep a slot for longer than one lease.
  */
+@Injectable()
 export class LedgerRepository {
   constructor(
-    private readonly redis: RedisLike,
+    @Inject(REDIS_COMMAND) private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('herdReserve', { numberOfKeys: 2, lua: RESERVE });

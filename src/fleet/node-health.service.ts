@@ -1,17 +1,19 @@
-import type { Logger } from '../common/logger';
-import type { HerdConfig } from '../config/herd-config';
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { findModel, sameModel } from '../scheduler/model-name';
-import type { OllamaNodeClient } from '../upstream/ollama-node.client';
-import type { FleetRegistry } from './fleet-registry';
-import type { FleetRepository } from './fleet.repository';
+import { OllamaNodeClient } from '../upstream/ollama-node.client';
+import { FleetRegistry } from './fleet-registry';
+import { FleetRepository } from './fleet.repository';
 import type { NodeHealth, OllamaPs, OllamaTagEntry, OllamaTags } from './fleet.types';
-import type { HeartbeatExpiry } from './heartbeat-expiry';
+import { HeartbeatExpiry } from './heartbeat-expiry';
 
 /**
  * What each node can do now, stored in Redis for every replica: one replica per health interval polls every
  * node (/api/tags, /api/ps, /api/version); the others re-read the registry. Answers to requests add what a poll
  * would only see later (a model now loaded, a model gone, a node unreachable).
  */
+@Injectable()
 export class NodeHealthService {
   private timer?: NodeJS.Timeout;
   /** /api/tags re-reads in progress, by node (see recheckModel). */
@@ -22,7 +24,7 @@ export class NodeHealthService {
     private readonly repo: FleetRepository,
     private readonly client: OllamaNodeClient,
     private readonly heartbeats: HeartbeatExpiry,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {}
 

@@ -1,17 +1,19 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { Listeners } from '../common/listeners';
-import type { Logger } from '../common/logger';
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
+import { Logger } from '../common/logger';
+import { REDIS_SUBSCRIBER, type RedisLike } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
 
 /**
  * "A slot was freed": the release script of LedgerRepository publishes it whenever a lease is given back, on any
  * replica; every replica hears it here and looks again at what waits (placements, its queue pump).
  */
+@Injectable()
 export class SlotEventsRepository {
   private readonly freed: Listeners<[]>;
 
   constructor(
-    private readonly subscriber: RedisLike,
+    @Inject(REDIS_SUBSCRIBER) private readonly subscriber: RedisLike,
     private readonly keys: RedisKeys,
     log: Logger,
   ) {

@@ -1,27 +1,28 @@
-import type { AdmissionService } from '../admission/admission.service';
+import { Inject, Injectable } from '@nestjs/common';
+import { AdmissionService } from '../admission/admission.service';
 import { askedModel, type InferenceRequest } from '../admission/inference-request';
 import { toClientError } from '../common/client-error';
 import { CanceledError, HerdError } from '../common/herd-error';
-import type { Logger } from '../common/logger';
-import type { HerdConfig } from '../config/herd-config';
-import type { BreakerService } from '../fleet/breaker.service';
-import type { FleetRegistry } from '../fleet/fleet-registry';
-import type { NodeHealthService } from '../fleet/node-health.service';
-import type { LearningService } from '../learning/learning.service';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { BreakerService } from '../fleet/breaker.service';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { NodeHealthService } from '../fleet/node-health.service';
+import { LearningService } from '../learning/learning.service';
 import type { Grant } from '../placement/grant';
-import type { LeaseKeeper } from '../placement/lease-keeper';
-import type { PlacementService } from '../placement/placement.service';
-import type { QueueService } from '../queue/queue.service';
+import { LeaseKeeper } from '../placement/lease-keeper';
+import { PlacementService } from '../placement/placement.service';
+import { QueueService } from '../queue/queue.service';
 import type { Ticket } from '../queue/ticket';
 import type { Attempt } from '../relay/attempt';
 import { ModelEcho } from '../relay/model-echo';
 import { spellingForNode } from '../scheduler/model-name';
 import type { RequestEstimate } from '../scheduler/scheduler.types';
-import type { OllamaNodeClient, UpstreamResponse } from '../upstream/ollama-node.client';
+import { OllamaNodeClient, type UpstreamResponse } from '../upstream/ollama-node.client';
 import { answerError, isRetryable } from '../upstream/upstream-error';
-import type { LiveAttempts } from './live-attempts';
+import { LiveAttempts } from './live-attempts';
 import { RequestAborts } from './request-aborts';
-import { markRecorded, type RequestEvents, type RequestRecord } from './request-events';
+import { markRecorded, RequestEvents, type RequestRecord } from './request-events';
 
 /** Reads the node's answer and writes it to the client (see src/relay); resolves once the client has it. */
 export type Consume<T> = (res: UpstreamResponse, attempt: Attempt) => Promise<T>;
@@ -39,6 +40,7 @@ export type Consume<T> = (res: UpstreamResponse, attempt: Attempt) => Promise<T>
  * The slot is given back as soon as the node's answer is read (LeaseKeeper). Every request ends as exactly one
  * RequestRecord (RequestEvents), whatever happened to it.
  */
+@Injectable()
 export class InferenceService {
   constructor(
     private readonly admission: AdmissionService,
@@ -52,7 +54,7 @@ export class InferenceService {
     private readonly learning: LearningService,
     private readonly client: OllamaNodeClient,
     private readonly events: RequestEvents,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {}
 

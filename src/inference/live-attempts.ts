@@ -1,4 +1,5 @@
-import type { FleetRegistry } from '../fleet/fleet-registry';
+import { Injectable } from '@nestjs/common';
+import { FleetRegistry } from '../fleet/fleet-registry';
 import type { Attempt } from '../relay/attempt';
 
 /** One attempt in progress on a node, and how to stop it. */
@@ -14,6 +15,7 @@ export interface LiveAttempt {
  * up and that has not sent the client anything yet is stopped, so its request moves on instead of waiting for a
  * node that will not answer.
  */
+@Injectable()
 export class LiveAttempts {
   private readonly byRequest = new Map<string, LiveAttempt>();
 

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import { Listeners } from '../common/listeners';
 
 /** What happened to one request, emitted once when it ends (metrics, logs and the dashboard listen). */
@@ -32,6 +33,7 @@ export interface RequestRecord {
 export type RequestListener = (record: RequestRecord) => void;
 
 /** Emitted once per request; a listener's bug never breaks a request or the other listeners. */
+@Injectable()
 export class RequestEvents {
   private readonly listeners = new Listeners<[RequestRecord]>();
 

@@ -1,3 +1,4 @@
+import { Injectable } from '@nestjs/common';
 import type { ModelRates, RequestEstimate } from '../scheduler/scheduler.types';
 import {
   estimatePromptTokens,
@@ -9,13 +10,13 @@ import {
   normalizeModelName,
   type FinalChunkTimings,
 } from '../scheduler';
-import type { Logger } from '../common/logger';
-import type { BreakerService } from '../fleet/breaker.service';
-import type { FleetRegistry } from '../fleet/fleet-registry';
-import { rateKey, type FleetRepository } from '../fleet/fleet.repository';
-import type { NodeHealthService } from '../fleet/node-health.service';
+import { Logger } from '../common/logger';
+import { BreakerService } from '../fleet/breaker.service';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { rateKey, FleetRepository } from '../fleet/fleet.repository';
+import { NodeHealthService } from '../fleet/node-health.service';
 import type { Attempt } from '../relay/attempt';
-import type { ModelStats, ModelStatsRepository } from './model-stats.repository';
+import { type ModelStats, ModelStatsRepository } from './model-stats.repository';
 
 /** Learned values are written to Redis at most this often, in one go. */
 const FLUSH_MS = 250;
@@ -28,6 +29,7 @@ const REFRESH_MS = 2000;
  * hears that it answered, and its residency that the model is loaded now. Reads come from memory (rates with
  * the fleet, stats every REFRESH_MS); writes go to Redis in batches.
  */
+@Injectable()
 export class LearningService {
   private stats = new Map<string, ModelStats>();
   /** Learned values not yet written to Redis; flushed in one pipeline every FLUSH_MS. */

@@ -1,5 +1,6 @@
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
 
 /** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
 export interface ModelStats {
@@ -8,9 +9,10 @@ export interface ModelStats {
 }
 
 /** Per-model stats in Redis (one hash, field per normalised model name), shared by every replica. */
+@Injectable()
 export class ModelStatsRepository {
   constructor(
-    private readonly redis: RedisLike,
+    @Inject(REDIS_COMMAND) private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
   ) {}
 

@@ -1,34 +1,42 @@
-import { Inject, Module, type DynamicModule, type OnModuleInit } from '@nestjs/common';
-import { HerdCore } from '../core/herd-core';
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { FleetModule } from '../fleet/fleet.module';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { LedgerRepository } from '../fleet/ledger.repository';
+import { InferenceModule } from '../inference/inference.module';
+import { RequestEvents } from '../inference/request-events';
+import { JobQueueRepository } from '../queue/job-queue.repository';
+import { QueueModule } from '../queue/queue.module';
 import { HerdMetrics } from './herd-metrics';
 import { MetricsController } from './metrics.controller';
 import { logRequest } from './request-log';
 
-/** `GET /metrics` and the per-request log line, both fed by the core's request events. */
-@Module({})
+/** `GET /metrics` and the per-request log line, both fed by the request events. */
+@Module({
+  imports: [FleetModule, QueueModule, InferenceModule],
+  controllers: [MetricsController],
+  providers: [
+    {
+      provide: HerdMetrics,
+      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository) => new HerdMetrics({ config, fleet, ledger, queue }),
+      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository],
+    },
+  ],
+  exports: [HerdMetrics],
+})
 export class MetricsModule implements OnModuleInit {
   constructor(
-    @Inject(HerdCore) private readonly core: HerdCore,
-    @Inject(HerdMetrics) private readonly metrics: HerdMetrics,
+    private readonly events: RequestEvents,
+    private readonly metrics: HerdMetrics,
+    private readonly log: Logger,
   ) {}
 
-  static forCore(core: HerdCore): DynamicModule {
-    return {
-      module: MetricsModule,
-      controllers: [MetricsController],
-      providers: [
-        { provide: HerdCore, useValue: core },
-        { provide: HerdMetrics, useFactory: () => new HerdMetrics(core) },
-      ],
-      exports: [HerdMetrics],
-    };
-  }
-
   onModuleInit(): void {
-    const { metrics, core } = this;
-    core.events.on((record) => {
+    const { metrics, log } = this;
+    this.events.on((record) => {
       metrics.observe(record);
-      logRequest(core.log, record);
+      logRequest(log, record);
     });
   }
 }

@@ -1,14 +1,16 @@
-import type { Logger } from '../common/logger';
-import type { HerdConfig } from '../config/herd-config';
-import type { LedgerRepository } from '../fleet/ledger.repository';
+import { Inject, Injectable } from '@nestjs/common';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { LedgerRepository } from '../fleet/ledger.repository';
 import type { Grant } from './grant';
-import type { PlacementService } from './placement.service';
+import { PlacementService } from './placement.service';
 
 /**
  * The slots held by this replica's running requests. Each lease is renewed every third of HERD_LEASE_MS while
  * its request runs (a replica that dies stops renewing, and its slots come back by themselves), and given back
  * exactly once: as soon as the node's answer is read, or when the request ends, whichever comes first.
  */
+@Injectable()
 export class LeaseKeeper {
   /** Grants of requests running here, by request id. */
   private readonly held = new Map<string, Grant>();
@@ -20,7 +22,7 @@ export class LeaseKeeper {
   constructor(
     private readonly ledger: LedgerRepository,
     private readonly placement: PlacementService,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {}
 

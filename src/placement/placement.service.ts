@@ -1,13 +1,17 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { CanceledError, HerdError } from '../common/herd-error';
-import type { HerdConfig, NodeConfig } from '../config/herd-config';
-import type { BreakerService } from '../fleet/breaker.service';
-import type { FleetRegistry } from '../fleet/fleet-registry';
-import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
-import type { SlotEventsRepository } from '../fleet/slot-events.repository';
-import type { RedisKeys } from '../redis/redis-keys';
-import { isRedisTimeout, type RedisWatchdog } from '../redis/redis-watchdog';
+import { HERD_CONFIG, type HerdConfig, type NodeConfig } from '../config/herd-config';
+import { BreakerService } from '../fleet/breaker.service';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { LedgerRepository, type NodeLoad } from '../fleet/ledger.repository';
+import { SlotEventsRepository } from '../fleet/slot-events.repository';
+import { RedisKeys } from '../redis/redis-keys';
+import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
 import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, PlacementRequest } from './grant';
+
+/** Injection token of the configured scheduling strategy (HERD_STRATEGY, see createStrategy). */
+export const SCHEDULING_STRATEGY = Symbol('SCHEDULING_STRATEGY');
 
 /** How long a waiting placement sleeps when nothing wakes it (lease expiries publish nothing). */
 const FALLBACK_WAKE_MS = 250;
@@ -23,6 +27,7 @@ export interface PlaceOptions {
  * Turns a request into a reserved slot: rank the eligible nodes (pure strategy), reserve the best one in
  * Redis, and when the best one is busy wait for a slot to free anywhere, then decide again.
  */
+@Injectable()
 export class PlacementService {
   private readonly waiters = new Set<() => void>();
   private sequence = 0;
@@ -33,9 +38,9 @@ export class PlacementService {
     private readonly fleet: FleetRegistry,
     private readonly breakers: BreakerService,
     private readonly ledger: LedgerRepository,
-    private readonly strategy: Strategy,
+    @Inject(SCHEDULING_STRATEGY) private readonly strategy: Strategy,
     private readonly watchdog: RedisWatchdog,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     keys: RedisKeys,
     slotEvents: SlotEventsRepository,
   ) {

@@ -1,14 +1,16 @@
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS_COMMAND, REDIS_SUBSCRIBER, type RedisLike } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
 
 /**
  * The Redis side of the hand-off: a pub/sub channel per replica (grants and placement failures for the requests
  * it holds), one channel for cancellations, and short-lived markers for requests cancelled by their client.
  */
+@Injectable()
 export class HandoffRepository {
   constructor(
-    private readonly publisher: RedisLike,
-    private readonly subscriber: RedisLike,
+    @Inject(REDIS_COMMAND) private readonly publisher: RedisLike,
+    @Inject(REDIS_SUBSCRIBER) private readonly subscriber: RedisLike,
     private readonly keys: RedisKeys,
   ) {}
 

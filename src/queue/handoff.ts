@@ -1,8 +1,10 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { HerdError } from '../common/herd-error';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { Listeners } from '../common/listeners';
 import type { Grant } from '../placement/grant';
-import type { LeaseKeeper } from '../placement/lease-keeper';
-import type { HandoffRepository } from './handoff.repository';
+import { LeaseKeeper } from '../placement/lease-keeper';
+import { HandoffRepository } from './handoff.repository';
 
 type Message =
   | { t: 'grant'; grant: Grant }
@@ -18,16 +20,20 @@ interface Pending {
  * the client connection, and cancellations to whoever is placing. Inside one replica it is a function call;
  * across replicas, Redis pub/sub on a channel per replica.
  */
+@Injectable()
 export class Handoff {
   private readonly grants = new Map<string, Pending>();
   private readonly cancelListeners = new Listeners<[string]>();
+  private readonly replicaId: string;
 
   constructor(
     private readonly repo: HandoffRepository,
     /** Takes back the slot of a grant nobody here waits for any more (cancelled, timed out). */
     private readonly leases: LeaseKeeper,
-    private readonly replicaId: string,
-  ) {}
+    @Inject(HERD_CONFIG) config: HerdConfig,
+  ) {
+    this.replicaId = config.replicaId;
+  }
 
   async start(): Promise<void> {
     await this.repo.listen(this.replicaId, {

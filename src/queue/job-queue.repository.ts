@@ -1,6 +1,7 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
-import type { RedisLike } from '../redis/redis-connections';
-import type { RedisKeys } from '../redis/redis-keys';
+import { REDIS_PRODUCER, REDIS_WORKER, type RedisLike } from '../redis/redis-connections';
+import { RedisKeys } from '../redis/redis-keys';
 import type { Ticket } from './ticket';
 
 /**
@@ -23,11 +24,12 @@ export interface TakenJob {
  * hand (BullMQ's manual fetching) only when the fleet has a free slot, so a job that waits in Redis can still
  * be overtaken by a newer one of higher priority.
  */
+@Injectable()
 export class JobQueueRepository {
   readonly queue: Queue<Ticket>;
   private readonly worker: Worker<Ticket>;
 
-  constructor(producer: RedisLike, workerConnection: RedisLike, keys: RedisKeys) {
+  constructor(@Inject(REDIS_PRODUCER) producer: RedisLike, @Inject(REDIS_WORKER) workerConnection: RedisLike, keys: RedisKeys) {
     this.queue = new Queue<Ticket>(keys.queueName, { connection: producer, prefix: keys.bullPrefix });
     this.worker = new Worker<Ticket>(keys.queueName, null, {
       connection: workerConnection,

@@ -1,4 +1,5 @@
-import type { JobQueueRepository } from './job-queue.repository';
+import { Injectable } from '@nestjs/common';
+import { JobQueueRepository } from './job-queue.repository';
 
 /** How often the shared queue is counted. */
 const COUNT_EVERY_MS = 250;
@@ -8,6 +9,7 @@ const COUNT_EVERY_MS = 250;
  * every body between admission and its grant) and, as of the last count, every job in the shared queue. Admission
  * bounds the queue with these figures; the pump skips its look at Redis when nothing may wait.
  */
+@Injectable()
 export class QueueDepth {
   private queuedHere = 0;
   private bytesHere = 0;

@@ -1,14 +1,15 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { HerdConfig } from '../config/herd-config';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
-import type { Logger } from '../common/logger';
-import type { FleetRegistry } from '../fleet/fleet-registry';
-import type { LedgerRepository } from '../fleet/ledger.repository';
-import type { SlotEventsRepository } from '../fleet/slot-events.repository';
-import type { PlacementService } from '../placement/placement.service';
-import type { Handoff } from './handoff';
-import { JOB_LOCK_MS, type JobQueueRepository, type TakenJob } from './job-queue.repository';
-import type { QueueDepth } from './queue-depth';
+import { Logger } from '../common/logger';
+import { FleetRegistry } from '../fleet/fleet-registry';
+import { LedgerRepository } from '../fleet/ledger.repository';
+import { SlotEventsRepository } from '../fleet/slot-events.repository';
+import { PlacementService } from '../placement/placement.service';
+import { Handoff } from './handoff';
+import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
+import { QueueDepth } from './queue-depth';
 
 /** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
 const IDLE_WAKE_MS = 250;
@@ -18,6 +19,7 @@ const IDLE_WAKE_MS = 250;
  * than placements under way, so waiting jobs stay in Redis, in priority order, until a slot can take one.
  * A taken job is placed on a node, its grant handed to the replica holding the client, and the job completes.
  */
+@Injectable()
 export class QueuePump {
   private readonly placing = new Map<string, AbortController>();
   private readonly token = randomUUID();
@@ -33,7 +35,7 @@ export class QueuePump {
     private readonly depth: QueueDepth,
     private readonly ledger: LedgerRepository,
     private readonly fleet: FleetRegistry,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
     slotEvents: SlotEventsRepository,
   ) {

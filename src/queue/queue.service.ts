@@ -1,14 +1,15 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { CanceledError, HerdError } from '../common/herd-error';
-import type { Logger } from '../common/logger';
-import type { HerdConfig } from '../config/herd-config';
-import type { LedgerRepository } from '../fleet/ledger.repository';
+import { Logger } from '../common/logger';
+import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { LedgerRepository } from '../fleet/ledger.repository';
 import type { Grant } from '../placement/grant';
-import type { PlacementService } from '../placement/placement.service';
-import { isRedisTimeout, type RedisWatchdog } from '../redis/redis-watchdog';
-import type { Handoff } from './handoff';
-import type { JobQueueRepository } from './job-queue.repository';
-import type { QueueDepth } from './queue-depth';
-import type { QueuePump } from './queue-pump';
+import { PlacementService } from '../placement/placement.service';
+import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
+import { Handoff } from './handoff';
+import { JobQueueRepository } from './job-queue.repository';
+import { QueueDepth } from './queue-depth';
+import { QueuePump } from './queue-pump';
 import type { Ticket } from './ticket';
 
 /**
@@ -16,6 +17,7 @@ import type { Ticket } from './ticket';
  * queue (the fast path); otherwise its ticket joins the shared queue and the request waits here until a pump (on
  * any replica) places it and hands the grant over. Cancellation and the queue timeout take it out again.
  */
+@Injectable()
 export class QueueService {
   /** Requests of this replica between admission and grant: how to answer each one with an error instead. */
   private readonly waiting = new Map<string, (err: Error) => void>();
@@ -28,7 +30,7 @@ export class QueueService {
     private readonly pump: QueuePump,
     private readonly ledger: LedgerRepository,
     private readonly watchdog: RedisWatchdog,
-    private readonly config: HerdConfig,
+    @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly log: Logger,
   ) {
     // A Redis that stops answering: requests waiting here are answered 503 instead of waiting out the queue

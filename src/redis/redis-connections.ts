@@ -117,3 +117,40 @@ export async function pingRedis(redis: RedisLike): Promise<void> {
     }),
   );
 }
+
+/** Injection tokens of the four connections (see RedisConnections). */
+export const REDIS_COMMAND = Symbol('REDIS_COMMAND');
+export const REDIS_SUBSCRIBER = Symbol('REDIS_SUBSCRIBER');
+export const REDIS_PRODUCER = Symbol('REDIS_PRODUCER');
+export const REDIS_WORKER = Symbol('REDIS_WORKER');
+
+/**
+ * Herd's connections to Redis, each proven to answer before anything else starts: commands of the request path,
+ * pub/sub (subscriber), BullMQ's producer and its worker. Opened before Nest, handed to it as values
+ * (RedisModule), closed after Nest has closed.
+ */
+export class RedisConnections {
+  private constructor(
+    readonly command: RedisLike,
+    readonly subscriber: RedisLike,
+    readonly producer: RedisLike,
+    readonly worker: RedisLike,
+    /** A Redis Cluster (shared keys then carry a hash tag: see RedisKeys). */
+    readonly cluster: boolean,
+  ) {}
+
+  /** Opens every connection, or throws RedisUnreachableError. `commandTimeoutMs` bounds each command (see redisOptions). */
+  static async open(target: RedisTarget, commandTimeoutMs: number): Promise<RedisConnections> {
+    const command = await connectRedis(target, 'command', commandTimeoutMs);
+    const [subscriber, producer, worker] = await Promise.all([
+      connectRedis(target, 'subscriber'),
+      connectRedis(target, 'command', commandTimeoutMs),
+      connectRedis(target, 'worker', commandTimeoutMs),
+    ]);
+    return new RedisConnections(command, subscriber, producer, worker, target.kind === 'cluster');
+  }
+
+  disconnect(): void {
+    for (const c of [this.command, this.subscriber, this.producer, this.worker]) c.disconnect();
+  }
+}

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { HerdError } from '../../common/herd-error';
-import { HerdCore } from '../../core/herd-core';
+import { HERD_CONFIG, type HerdConfig } from '../../config/herd-config';
 import { adminAccess } from '../../security/access';
 
 /**
@@ -11,18 +11,18 @@ import { adminAccess } from '../../security/access';
  */
 @Injectable()
 export class AdminKeyGuard implements CanActivate {
-  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+  constructor(@Inject(HERD_CONFIG) private readonly config: HerdConfig) {}
 
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<Request>();
-    switch (adminAccess(this.core.config, req.headers)) {
+    switch (adminAccess(this.config, req.headers)) {
       case 'granted':
         return true;
       case 'locked':
         throw new HerdError(
           403,
           'HERD_FORBIDDEN',
-          `herd: admin routes are locked because HERD_ADMIN_KEY is not set and Herd listens on ${this.core.config.host}, not loopback: set HERD_ADMIN_KEY and send Authorization: Bearer <key>`,
+          `herd: admin routes are locked because HERD_ADMIN_KEY is not set and Herd listens on ${this.config.host}, not loopback: set HERD_ADMIN_KEY and send Authorization: Bearer <key>`,
         );
       case 'missing':
         throw new HerdError(401, 'HERD_UNAUTHORIZED', 'herd: admin key required (Authorization: Bearer <HERD_ADMIN_KEY>)');

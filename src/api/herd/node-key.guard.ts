@@ -1,7 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { HerdError } from '../../common/herd-error';
-import { HerdCore } from '../../core/herd-core';
+import { HERD_CONFIG, type HerdConfig } from '../../config/herd-config';
 import { nodeAccess } from '../../security/access';
 
 /**
@@ -11,18 +11,18 @@ import { nodeAccess } from '../../security/access';
  */
 @Injectable()
 export class NodeKeyGuard implements CanActivate {
-  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+  constructor(@Inject(HERD_CONFIG) private readonly config: HerdConfig) {}
 
   canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<Request>();
-    switch (nodeAccess(this.core.config, req.headers)) {
+    switch (nodeAccess(this.config, req.headers)) {
       case 'granted':
         return true;
       case 'locked':
         throw new HerdError(
           403,
           'HERD_FORBIDDEN',
-          `herd: node heartbeats are locked because HERD_NODE_KEY is not set and Herd listens on ${this.core.config.host}, not loopback: set HERD_NODE_KEY and have nodes send Authorization: Bearer <key>`,
+          `herd: node heartbeats are locked because HERD_NODE_KEY is not set and Herd listens on ${this.config.host}, not loopback: set HERD_NODE_KEY and have nodes send Authorization: Bearer <key>`,
         );
       case 'missing':
         throw new HerdError(401, 'HERD_UNAUTHORIZED', 'herd: node key required (Authorization: Bearer <HERD_NODE_KEY>)');

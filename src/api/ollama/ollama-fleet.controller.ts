@@ -1,11 +1,9 @@
-import { Controller, Get, Head, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Head, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { HerdError } from '../../common/herd-error';
 import { validateBody } from '../../admission/validate-body';
-import { HerdCore } from '../../core/herd-core';
-import { lowestVersion, unionTags } from '../../fleet/fleet-views';
-import type { OllamaPs } from '../../fleet/fleet.types';
-import { completeModelName, findModel, normalizeModelName, spellingForNode } from '../../scheduler';
+import { ModelInfoService } from '../../models/model-info.service';
+import { findModel } from '../../scheduler';
 import { RoutedDto } from './ollama-inference.dto';
 
 const HERD_VERSION = '0.0.0';
@@ -13,7 +11,7 @@ const HERD_VERSION = '0.0.0';
 /** Routes that describe the whole fleet as if it were one Ollama server. */
 @Controller()
 export class OllamaFleetController {
-  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+  constructor(private readonly info: ModelInfoService) {}
 
   @Get()
   @Head()
@@ -24,55 +22,29 @@ export class OllamaFleetController {
   @Get('api/version')
   @Head('api/version')
   version(): { version: string } {
-    return { version: lowestVersion(this.core.fleet.upNodes().map((n) => this.core.fleet.health(n.name)?.version)) ?? HERD_VERSION };
+    return { version: this.info.version() ?? HERD_VERSION };
   }
 
   @Get('api/tags')
   @Head('api/tags')
   tags(): { models: unknown[] } {
-    return { models: unionTags(this.core.fleet.upNodes().map((n) => this.core.fleet.health(n.name)?.tags ?? [])) };
+    return { models: this.info.tags() };
   }
 
   /** Live: what is loaded changes by the second, so every up node is asked now. */
   @Get('api/ps')
   async ps(): Promise<{ models: unknown[] }> {
-    const timeout = this.core.config.connectTimeoutMs * 2;
-    const lists = await Promise.all(
-      this.core.fleet.upNodes().map((n) =>
-        this.core.client.getJson<OllamaPs>(n, '/api/ps', timeout).then(
-          (ps) => (ps.models ?? []).map((m) => ({ ...m, node: n.name })),
-          () => [],
-        ),
-      ),
-    );
-    return { models: lists.flat() };
+    return { models: await this.info.ps() };
   }
 
   @Post('api/show')
   @HttpCode(200)
   async show(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(RoutedDto, req.body);
-    const model = normalizeModelName(dto.model);
-    const node = this.core.fleet.nodesWithModel(model)[0];
-    if (!node) throw HerdError.modelNotFound(completeModelName(dto.model));
-    // The node is asked under its own spelling of the model (it may store names case-sensitively).
-    const spelling = spellingForNode(dto.model, this.core.fleet.modelNameOn(node.name, model));
     const { priority: _drop, ...body } = req.body as Record<string, unknown>;
-    const upstream = await this.core.client.request(node, {
-      method: 'POST',
-      path: '/api/show',
-      body: JSON.stringify(spelling === undefined ? body : { ...body, model: spelling }),
-      headersTimeoutMs: this.core.config.firstByteTimeoutMs,
-      bodyTimeoutMs: this.core.config.idleTimeoutMs,
-    });
-    const text = await upstream.body.text();
-    if (upstream.statusCode === 404) {
-      // One answer does not take the model away: the node's own list decides (see NodeHealthService.recheckModel).
-      void this.core.nodeHealth.recheckModel(node.name, model).catch(() => undefined);
-      throw HerdError.modelNotFound(completeModelName(dto.model));
-    }
-    res.status(upstream.statusCode).type('application/json').setHeader('X-Herd-Node', node.name);
-    res.send(text);
+    const answer = await this.info.show(body, dto.model);
+    res.status(answer.status).type('application/json').setHeader('X-Herd-Node', answer.node);
+    res.send(answer.text);
   }
 
   @Get('v1/models')

@@ -1,21 +1,20 @@
-import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../admission/validate-body';
-import { HerdCore } from '../../core/herd-core';
 import { inputText, messagesText, numPredictOf } from '../../admission/request-text';
-import { routeInference } from '../inference-route';
+import { InferenceRoute } from '../inference-route';
 import { ChatDto, EmbedDto, EmbeddingsDto, GenerateDto } from './ollama-inference.dto';
 
 /** Ollama's inference routes, through the queue. As in Ollama, `stream` absent means true. */
 @Controller('api')
 export class OllamaInferenceController {
-  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+  constructor(private readonly route: InferenceRoute) {}
 
   @Post('generate')
   @HttpCode(200)
   async generate(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(GenerateDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/api/generate',
       model: dto.model,
       bodyPriority: dto.priority,
@@ -30,7 +29,7 @@ export class OllamaInferenceController {
   @HttpCode(200)
   async chat(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(ChatDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/api/chat',
       model: dto.model,
       bodyPriority: dto.priority,
@@ -45,7 +44,7 @@ export class OllamaInferenceController {
   @HttpCode(200)
   async embed(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(EmbedDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/api/embed',
       model: dto.model,
       bodyPriority: dto.priority,
@@ -60,7 +59,7 @@ export class OllamaInferenceController {
   @HttpCode(200)
   async embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(EmbeddingsDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/api/embeddings',
       model: dto.model,
       bodyPriority: dto.priority,

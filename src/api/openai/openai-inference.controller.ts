@@ -1,21 +1,20 @@
-import { Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../admission/validate-body';
-import { HerdCore } from '../../core/herd-core';
 import { inputText, messagesText } from '../../admission/request-text';
-import { routeInference } from '../inference-route';
+import { InferenceRoute } from '../inference-route';
 import { OpenAiChatDto, OpenAiCompletionDto, OpenAiEmbeddingsDto } from '../ollama/ollama-inference.dto';
 
 /** OpenAI-compatible inference routes, through the queue; nodes answer them natively (Ollama serves /v1). */
 @Controller('v1')
 export class OpenAiInferenceController {
-  constructor(@Inject(HerdCore) private readonly core: HerdCore) {}
+  constructor(private readonly route: InferenceRoute) {}
 
   @Post('chat/completions')
   @HttpCode(200)
   async chat(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(OpenAiChatDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/v1/chat/completions',
       model: dto.model,
       bodyPriority: dto.priority,
@@ -30,7 +29,7 @@ export class OpenAiInferenceController {
   @HttpCode(200)
   async completions(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(OpenAiCompletionDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/v1/completions',
       model: dto.model,
       bodyPriority: dto.priority,
@@ -45,7 +44,7 @@ export class OpenAiInferenceController {
   @HttpCode(200)
   async embeddings(@Req() req: Request, @Res() res: Response): Promise<void> {
     const dto = validateBody(OpenAiEmbeddingsDto, req.body);
-    await routeInference(this.core, req, res, {
+    await this.route.serve(req, res, {
       path: '/v1/embeddings',
       model: dto.model,
       bodyPriority: dto.priority,

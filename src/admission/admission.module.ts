@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { FleetModule } from '../fleet/fleet.module';
+import { LearningModule } from '../learning/learning.module';
+import { QueueModule } from '../queue/queue.module';
+import { AdmissionService } from './admission.service';
+
+/** Step 1, admit: may this replica take the request now, and what is its ticket. */
+@Module({
+  imports: [FleetModule, QueueModule, LearningModule],
+  providers: [AdmissionService],
+  exports: [AdmissionService],
+})
+export class AdmissionModule {}
