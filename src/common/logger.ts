@@ -1,5 +1,7 @@
-import type { LogFormat, LogLevel } from '../config/herd-config';
 import { writeStdoutLine } from './stdout-lines';
+
+export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 

@@ -1,3 +1,4 @@
+import type { LogFormat, LogLevel } from '../common/logger';
 import type { StrategyName } from '../scheduler/scheduler.types';
 import type { NodeUrlAllow } from '../security/node-url-allow';
 
@@ -16,8 +17,6 @@ export interface NodeConfig {
   selfRegistered?: boolean;
 }
 
-export type LogFormat = 'json' | 'pretty';
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 /** Everything Herd reads from the environment and containers.config.json, validated once at start. */
 export interface HerdConfig {

@@ -7,7 +7,8 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { HerdEnv } from './env.dto';
 import { NodeConfigDto } from './node-config.dto';
-import type { HerdConfig, LogFormat, LogLevel, NodeConfig } from './herd-config';
+import type { LogFormat, LogLevel } from '../common/logger';
+import type { HerdConfig, NodeConfig } from './herd-config';
 import type { StrategyName } from '../scheduler/scheduler.types';
 import { parseNodeUrlAllow } from '../security/node-url-allow';
 
