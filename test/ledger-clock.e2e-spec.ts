@@ -70,12 +70,12 @@ describe('lease expiry by Redis time', () => {
     const keys = new RedisKeys(uniquePrefix('clock'));
     const ledger = new LedgerRepository(redis, keys);
     const queue = { zsets: [], lists: [] };
-    await ledger.markPlacing('p1', 10_000);
+    await ledger.markPlacing('p1', 'llama3:latest', 10_000);
     skewClock(60_000);
     expect((await ledger.loadsAndWaiting([], queue)).placing).toBe(1);
     jest.restoreAllMocks();
     skewClock(-60_000);
-    await ledger.markPlacing('p2', 200);
+    await ledger.markPlacing('p2', 'llama3:latest', 200);
     await new Promise((r) => setTimeout(r, 300));
     expect((await ledger.loadsAndWaiting([], queue)).placing).toBe(1);
     await ledger.unmarkPlacing('p1');

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Listeners } from '../common/listeners';
 import { Logger } from '../common/logger';
 import { HERD_CONFIG, type HerdConfig, type NodeConfig } from '../config/herd-config';
+import { isEligible, type EligibilityView } from '../scheduler/eligibility';
 import { findModel } from '../scheduler/model-name';
 import type { FleetSnapshot, ModelRates } from '../scheduler/scheduler.types';
 import { admits, circuitView, CLOSED, type CircuitState } from './circuit-breaker';
@@ -130,14 +131,19 @@ export class FleetRegistry {
     return presence;
   }
 
-  /** Nodes that take new work (up, breaker admits, not draining) and list the model. */
+  /** Nodes that take new work for the model (the scheduler's one eligibility rule; slots aside). */
   nodesWithModel(model: string): NodeConfig[] {
     const now = Date.now();
-    return this.state.nodes.filter((n) => {
-      if (n.draining || !admits(this.state.circuits.get(n.name), now)) return false;
-      const h = this.state.health.get(n.name);
-      return h?.reachable === true && findModel(h.models, model) !== undefined;
-    });
+    return this.state.nodes.filter((n) => isEligible(this.eligibilityView(n, now), model));
+  }
+
+  /**
+   * A node as the eligibility rule sees it: "healthy" is reachable at the last poll and admitted by its breaker
+   * now (a half-open breaker admits exactly its probe).
+   */
+  eligibilityView(n: NodeConfig, now = Date.now()): EligibilityView {
+    const h = this.state.health.get(n.name);
+    return { name: n.name, healthy: h?.reachable === true && admits(this.state.circuits.get(n.name), now), draining: n.draining === true, slots: n.slots, models: h?.models ?? [], memoryGb: n.memoryGb };
   }
 
   /** Nodes that are up. */

@@ -44,19 +44,27 @@ local out = redis.call('HMGET', KEYS[2], unpack(ids))
 table.insert(out, 1, string.format('%d', now))
 return out`;
 
-/** A worker is placing this request until TTL ms from now (renewed while it waits). */
+/** A worker is placing this request (for this model) until TTL ms from now (renewed while it waits). */
 const MARK_PLACING = `${NOW_MS}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1`;
 
-/** Placements under way (marks not yet expired). */
-const COUNT_PLACING = `${NOW_MS}
-return redis.call('ZCOUNT', KEYS[1], now, '+inf')`;
+/** The models of the placements under way (marks not yet expired). */
+const PLACING_MODELS = `${NOW_MS}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))`;
 
 /** A placement ended: drop its mark, and any marks that expired (their worker died). */
 const UNMARK_PLACING = `${NOW_MS}
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('HDEL', KEYS[2], ARGV[1])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #expired > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  redis.call('HDEL', KEYS[2], unpack(expired))
+end
 return 1`;
 
 /**
@@ -91,9 +99,9 @@ export class LedgerRepository {
     redis.defineCommand('herdRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
-    redis.defineCommand('herdMarkPlacing', { numberOfKeys: 1, lua: MARK_PLACING });
-    redis.defineCommand('herdCountPlacing', { numberOfKeys: 1, lua: COUNT_PLACING });
-    redis.defineCommand('herdUnmarkPlacing', { numberOfKeys: 1, lua: UNMARK_PLACING });
+    redis.defineCommand('herdMarkPlacing', { numberOfKeys: 2, lua: MARK_PLACING });
+    redis.defineCommand('herdPlacingModels', { numberOfKeys: 2, lua: PLACING_MODELS });
+    redis.defineCommand('herdUnmarkPlacing', { numberOfKeys: 2, lua: UNMARK_PLACING });
   }
 
   private call(name: string, ...args: (string | number)[]): Promise<unknown> {
@@ -141,15 +149,15 @@ export class LedgerRepository {
    * On a single Redis this is one pipeline. On a cluster a pipeline must stay in one slot, so each node's load is
    * its own call and the queue counts (all under the shared hash tag) one pipeline, all sent in parallel.
    */
-  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number }> {
+  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number; placingModels: string[] }> {
     const loads = new Map<string, NodeLoad>();
-    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0 };
+    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0, placingModels: [] };
     let leaseLists: (string | null)[][];
-    let counts: number[];
+    let counts: unknown[];
     if (this.redis.isCluster) {
       [leaseLists, counts] = await Promise.all([
         Promise.all(nodes.map((n) => this.call('herdLoad', this.keys.leases(n), this.keys.leaseTokens(n)) as Promise<(string | null)[]>)),
-        queue ? execAll(this.queueCounts(this.redis.pipeline(), queue)).then((r) => r.map(Number)) : Promise.resolve([]),
+        queue ? execAll(this.queueCounts(this.redis.pipeline(), queue)) : Promise.resolve([]),
       ]);
     } else {
       const pipe = this.redis.pipeline();
@@ -157,7 +165,7 @@ export class LedgerRepository {
       if (queue) this.queueCounts(pipe, queue);
       const results = await execAll(pipe);
       leaseLists = results.slice(0, nodes.length) as (string | null)[][];
-      counts = results.slice(nodes.length).map(Number);
+      counts = results.slice(nodes.length);
     }
     nodes.forEach((n, i) => {
       // The first entry is Redis' clock, which stamped the leases' start times.
@@ -165,10 +173,10 @@ export class LedgerRepository {
       const redisNow = Number(now);
       loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, redisNow), 0) });
     });
-    // The queue counts end with the placing count.
-    const queued = counts.slice(0, -1).reduce((sum, c) => sum + c, 0);
-    const placing = counts.length > 0 ? counts[counts.length - 1] : 0;
-    return { loads, waiting: queued + placing, queued, placing };
+    // The queue counts end with the models of the placements under way.
+    const queued = counts.slice(0, -1).reduce<number>((sum, c) => sum + Number(c), 0);
+    const placingModels = counts.length > 0 ? ((counts[counts.length - 1] as (string | null)[]) ?? []).map((m) => m ?? '') : [];
+    return { loads, waiting: queued + placingModels.length, queued, placing: placingModels.length, placingModels };
   }
 
   private loadOf(pipe: ChainableCommander, node: string): void {
@@ -178,17 +186,17 @@ export class LedgerRepository {
   private queueCounts(pipe: ChainableCommander, queue: { zsets: string[]; lists: string[] }): ChainableCommander {
     for (const z of queue.zsets) pipe.zcard(z);
     for (const l of queue.lists) pipe.llen(l);
-    (pipe as unknown as Record<string, (...a: string[]) => void>).herdCountPlacing(this.keys.placing);
+    (pipe as unknown as Record<string, (...a: string[]) => void>).herdPlacingModels(this.keys.placing, this.keys.placingModels);
     return pipe;
   }
 
-  /** Marks a request as being placed by a worker for the next `ttlMs` (renewed while it waits). */
-  async markPlacing(requestId: string, ttlMs: number): Promise<void> {
-    await this.call('herdMarkPlacing', this.keys.placing, ttlMs, requestId);
+  /** Marks a request for `model` as being placed by a worker for the next `ttlMs` (renewed while it waits). */
+  async markPlacing(requestId: string, model: string, ttlMs: number): Promise<void> {
+    await this.call('herdMarkPlacing', this.keys.placing, this.keys.placingModels, ttlMs, requestId, model);
   }
 
   async unmarkPlacing(requestId: string): Promise<void> {
-    await this.call('herdUnmarkPlacing', this.keys.placing, requestId);
+    await this.call('herdUnmarkPlacing', this.keys.placing, this.keys.placingModels, requestId);
   }
 }
 

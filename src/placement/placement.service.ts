@@ -78,7 +78,7 @@ export class PlacementService {
       for (;;) {
         if (opts.signal.aborted) throw new CanceledError();
         // While this placement waits, newcomers queue behind it instead of taking the fast path.
-        await this.ledger.markPlacing(ticket.requestId, FALLBACK_WAKE_MS * 4);
+        await this.ledger.markPlacing(ticket.requestId, ticket.model, FALLBACK_WAKE_MS * 4);
         const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
         if (candidates.length > 0) {
           // The queue depth comes in the same round trip: the more jobs wait behind this one, the less it

@@ -78,6 +78,27 @@ export class JobQueueRepository {
     };
   }
 
+  /**
+   * The first `limit` tickets in the order the queue serves them: promoted ones (see promote) first, then by
+   * priority and arrival.
+   */
+  async peek(limit: number): Promise<Ticket[]> {
+    const [promoted, prioritized] = await Promise.all([this.queue.getWaiting(0, limit - 1), this.queue.getPrioritized(0, limit - 1)]);
+    return [...promoted, ...prioritized]
+      .filter((j): j is Job<Ticket> => j !== undefined && j !== null)
+      .slice(0, limit)
+      .map((j) => j.data);
+  }
+
+  /**
+   * Moves a waiting job ahead of every prioritized one, so the next take() (by any replica) gets it. For a job a
+   * free node can serve while the jobs ahead of it cannot use that node. A job already taken is left alone.
+   */
+  async promote(requestId: string): Promise<void> {
+    const job = await this.queue.getJob(requestId);
+    await job?.changePriority({ priority: 0, lifo: true });
+  }
+
   /** Removes a job that has not been taken; false when it is already taken or gone. */
   async remove(requestId: string): Promise<boolean> {
     return (await this.queue.remove(requestId)) === 1;

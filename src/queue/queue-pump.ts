@@ -7,16 +7,20 @@ import { FleetRegistry } from '../fleet/fleet-registry';
 import { LedgerRepository } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { PlacementService } from '../placement/placement.service';
+import { nextTicket } from '../scheduler/next-ticket';
 import { Handoff } from './handoff';
 import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
 import { QueueDepth } from './queue-depth';
 
 /** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
 const IDLE_WAKE_MS = 250;
+/** How far down the queue the pump looks for a job an idle node can take when the front job must wait. */
+const PEEK_DEPTH = 32;
 
 /**
- * Every replica runs one pump. It takes the next job from the queue only while the fleet has more free slots
- * than placements under way, so waiting jobs stay in Redis, in priority order, until a slot can take one.
+ * Every replica runs one pump. It takes a job from the queue only when a node that could serve that job's model
+ * has a free slot no placement under way will take, so waiting jobs stay in Redis, in priority order, until a
+ * slot can take one; a job for an idle model does not wait behind one for a busy model.
  * A taken job is placed on a node, its grant handed to the replica holding the client, and the job completes.
  */
 @Injectable()
@@ -74,13 +78,15 @@ export class QueuePump {
     let failingSince: number | undefined;
     while (this.running) {
       try {
-        const room = await this.hasRoom();
+        const next = await this.nextWaiting();
         if (failingSince !== undefined) this.log.info('queue pump works again', { afterMs: Date.now() - failingSince });
         failingSince = undefined;
-        if (!room) {
+        if (!next) {
           await this.pause(IDLE_WAKE_MS);
           continue;
         }
+        // A job that may pass the ones ahead of it is moved to the front first: take() only takes the front.
+        if (next.promote) await this.jobs.promote(next.requestId);
         // Never blocks: a job is taken only right after the check above found room for it.
         const job = await this.jobs.take(this.token);
         if (!job) {
@@ -89,7 +95,7 @@ export class QueuePump {
         }
         // Marked before the next round so this replica does not take a second job for the same free slot. A job
         // taken is handled whatever the mark's fate: left unhandled it would wait for BullMQ's stalled check.
-        const marked = this.ledger.markPlacing(job.ticket.requestId, 2000);
+        const marked = this.ledger.markPlacing(job.ticket.requestId, job.ticket.model, 2000);
         void this.handle(job);
         await marked;
       } catch (err) {
@@ -103,14 +109,24 @@ export class QueuePump {
     }
   }
 
-  /** A job waits, and nodes that take work have more free slots than placements already waiting for one. */
-  private async hasRoom(): Promise<boolean> {
-    const nodes = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
-    if (nodes.length === 0) return false;
-    const { loads, queued, placing } = await this.ledger.loadsAndWaiting(nodes.map((n) => n.name), this.queueKeys);
-    if (queued === 0) return false;
-    const free = nodes.reduce((sum, n) => sum + Math.max(0, n.slots - (loads.get(n.name)?.inFlight ?? 0)), 0);
-    return free > placing;
+  /**
+   * The waiting job to take now, or undefined when none can start (scheduler/next-ticket.ts decides: a job is
+   * held back only while no node that could serve its model has a slot not already claimed by a placement
+   * under way). The front job is read first; further jobs only when the front one must wait.
+   */
+  private async nextWaiting(): Promise<{ requestId: string; promote: boolean } | undefined> {
+    const now = Date.now();
+    const up = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
+    if (up.length === 0) return undefined;
+    const { loads, queued, placingModels } = await this.ledger.loadsAndWaiting(up.map((n) => n.name), this.queueKeys);
+    if (queued === 0) return undefined;
+    const views = up.map((n) => ({ ...this.fleet.eligibilityView(n, now), inFlight: loads.get(n.name)?.inFlight ?? 0 }));
+    for (const limit of queued > 1 ? [1, PEEK_DEPTH] : [1]) {
+      const waiting = await this.jobs.peek(limit);
+      const i = nextTicket(waiting, views, placingModels);
+      if (i !== undefined) return { requestId: waiting[i].requestId, promote: i > 0 };
+    }
+    return undefined;
   }
 
   private pause(ms: number): Promise<void> {

@@ -45,6 +45,10 @@ export class RedisKeys {
   get placing(): string {
     return `${this.shared}:placing`;
   }
+  /** Hash: request id -> model of a placement under way (beside `placing`, so the pump knows which models wait). */
+  get placingModels(): string {
+    return `${this.shared}:placing-models`;
+  }
   /** Hash: node name -> epoch ms of its last heartbeat (self-registered nodes only). */
   get heartbeats(): string {
     return `${this.shared}:heartbeats`;

@@ -5,13 +5,19 @@ export type IneligibleReason = 'unhealthy' | 'draining' | 'no-slots' | 'no-model
 
 const BYTES_PER_GB = 1024 ** 3;
 
+/**
+ * What the one eligibility rule reads of a node. The scheduler passes whole snapshots; the fleet registry (which
+ * nodes may take a model at all) and the queue pump (which waiting job may start) pass just this.
+ */
+export type EligibilityView = Pick<NodeSnapshot, 'name' | 'healthy' | 'draining' | 'slots' | 'models' | 'memoryGb'>;
+
 /** The node's entry for `model`, matched as Ollama matches names (see model-name.ts). */
-export function findNodeModel(node: NodeSnapshot, model: string): NodeModel | undefined {
+export function findNodeModel(node: Pick<NodeSnapshot, 'models'>, model: string): NodeModel | undefined {
   return findModel(node.models, model);
 }
 
 /** Why the node cannot take a request for `model`, or undefined when it can. */
-export function ineligibility(node: NodeSnapshot, model: string): IneligibleReason | undefined {
+export function ineligibility(node: EligibilityView, model: string): IneligibleReason | undefined {
   if (!node.healthy) return 'unhealthy';
   if (node.draining) return 'draining';
   if (!(node.slots >= 1)) return 'no-slots';
@@ -23,7 +29,7 @@ export function ineligibility(node: NodeSnapshot, model: string): IneligibleReas
   return undefined;
 }
 
-export function isEligible(node: NodeSnapshot, model: string): boolean {
+export function isEligible(node: EligibilityView, model: string): boolean {
   return ineligibility(node, model) === undefined;
 }
 

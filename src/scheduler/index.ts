@@ -1,6 +1,7 @@
 export * from './scheduler.types';
 export * from './model-name';
 export * from './eligibility';
+export * from './next-ticket';
 export * from './rate-priors';
 export * from './estimate-completion';
 export * from './rank-order';
