@@ -6,6 +6,7 @@ import type { ModelRates } from '../scheduler/scheduler.types';
 import { normalizeModelName } from '../scheduler/model-name';
 import type { NodeHealth } from './fleet.types';
 import type { CircuitState } from './circuit-breaker';
+import { parseJsonHash } from '../redis/json-hash';
 
 export interface FleetState {
   nodes: NodeConfig[];
@@ -13,18 +14,6 @@ export interface FleetState {
   /** Keyed `node|model` (rateKey: the model's normalised name). */
   rates: Map<string, ModelRates>;
   circuits: Map<string, CircuitState>;
-}
-
-function parseAll<T>(hash: Record<string, string>): Map<string, T> {
-  const out = new Map<string, T>();
-  for (const [k, v] of Object.entries(hash)) {
-    try {
-      out.set(k, JSON.parse(v) as T);
-    } catch {
-      // A corrupt entry is skipped rather than taking the fleet down; the next write replaces it.
-    }
-  }
-  return out;
 }
 
 /** Where a node's learned rates for a model live: one key per model however it is spelled. */
@@ -75,10 +64,10 @@ export class FleetRepository {
     const err = e1 ?? e2 ?? e3 ?? e4;
     if (err) throw err;
     return {
-      nodes: [...parseAll<NodeConfig>(nodes).values()].sort((a, b) => a.name.localeCompare(b.name)),
-      health: parseAll<NodeHealth>(health),
-      rates: parseAll<ModelRates>(rates),
-      circuits: parseAll<CircuitState>(circuits),
+      nodes: [...parseJsonHash<NodeConfig>(nodes).values()].sort((a, b) => a.name.localeCompare(b.name)),
+      health: parseJsonHash<NodeHealth>(health),
+      rates: parseJsonHash<ModelRates>(rates),
+      circuits: parseJsonHash<CircuitState>(circuits),
     };
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
+import { parseJsonHash } from '../redis/json-hash';
 import { RedisKeys } from '../redis/redis-keys';
 
 /** What Herd remembers per model across nodes: typical output length and how far chars/4 is from real tokens. */
@@ -17,16 +18,7 @@ export class ModelStatsRepository {
   ) {}
 
   async load(): Promise<Map<string, ModelStats>> {
-    const raw = await this.redis.hgetall(this.keys.modelStats);
-    const stats = new Map<string, ModelStats>();
-    for (const [k, v] of Object.entries(raw)) {
-      try {
-        stats.set(k, JSON.parse(v) as ModelStats);
-      } catch {
-        // skip a corrupt entry; the next write replaces it
-      }
-    }
-    return stats;
+    return parseJsonHash<ModelStats>(await this.redis.hgetall(this.keys.modelStats));
   }
 
   async save(entries: [model: string, stats: ModelStats | undefined][]): Promise<void> {

@@ -6,8 +6,7 @@ import { HERD_CONFIG, type HerdConfig, type NodeConfig } from '../../config/herd
 import { parseNodes } from '../../config/load-config';
 import { FleetAdminService } from '../../fleet/fleet-admin.service';
 import { adminAccess } from '../../security/access';
-import { AdminKeyGuard } from './admin-key.guard';
-import { NodeKeyGuard } from './node-key.guard';
+import { AdminKeyGuard, NodeKeyGuard } from './key-guards';
 import { NodePatchDto } from './node-patch.dto';
 
 /** The fleet at runtime: list with live state; add, change, drain and remove nodes (kept in Redis). */

@@ -5,7 +5,7 @@ import { validateBody } from '../../admission/validate-body';
 import { HerdError } from '../../common/herd-error';
 import { isDigest, ModelAdminService } from '../../models/model-admin.service';
 import { clientAbortSignal } from '../../relay/client-signal';
-import { AdminKeyGuard } from '../herd/admin-key.guard';
+import { AdminKeyGuard } from '../herd/key-guards';
 
 /** Fields of pull / push / create / delete: Ollama takes `model`, and still `name` (the ollama npm client sends it). */
 class ModelBodyDto {
