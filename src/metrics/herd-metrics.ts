@@ -6,7 +6,7 @@ import type { RequestRecord } from '../inference/request-events';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
 import { LiveState } from './live-state';
 
-/** What the metrics read from the core; HerdCore fits, and so does a small fake in unit tests. */
+/** What the metrics read: the fleet registry, the ledger and the queue repository (MetricsModule), or a small fake in unit tests. */
 export interface MetricsSource {
   config: { replicaId: string; strategy: string };
   fleet: Pick<FleetRegistry, 'nodes' | 'isUp' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'modelPresence'>;
