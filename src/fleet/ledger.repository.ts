@@ -11,18 +11,51 @@ const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
-/** Takes a slot on a node if one is free. Expired leases (their replica died) are dropped first. */
-const RESERVE = `${NOW_MS}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #expired > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  redis.call('HDEL', KEYS[2], unpack(expired))
+/**
+ * Takes a slot on a node if one is free. Expired leases (their replica died) are dropped first.
+ * KEYS[1..2] the node's leases and lease tokens; ARGV[1..5] leaseMs, slots, request id, tokens, estimateMs.
+ */
+const RESERVE_FN = `local function reserve()
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+  if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+    redis.call('HDEL', KEYS[2], unpack(expired))
+  end
+  if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. string.format('%d', now) .. ':' .. ARGV[5])
+  return 1
 end
-if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. string.format('%d', now) .. ':' .. ARGV[5])
-return 1`;
+`;
+
+const RESERVE = `${NOW_MS}${RESERVE_FN}return reserve()`;
+
+/**
+ * The fast path in one round trip: how many wait ahead (queued jobs, placements under way), every candidate's
+ * leases (read before anything changes, as loadsAndWaiting would read them), and, only when nobody waits, the
+ * reservation of RESERVE on the node chosen beforehand. KEYS: that node's two keys, the placing zset, then
+ * ARGV[6] queue zsets and ARGV[7] queue lists, then each candidate's two keys. Answers
+ * { reserved (0/1), waiting, Redis' clock, leases of candidate 1, leases of candidate 2, ... }.
+ */
+const RESERVE_IF_IDLE = `${NOW_MS}${RESERVE_FN}
+local nz = tonumber(ARGV[6])
+local nl = tonumber(ARGV[7])
+local waiting = redis.call('ZCOUNT', KEYS[3], now, '+inf')
+for i = 1, nz do waiting = waiting + redis.call('ZCARD', KEYS[3 + i]) end
+for i = 1, nl do waiting = waiting + redis.call('LLEN', KEYS[3 + nz + i]) end
+local out = { 0, waiting, string.format('%d', now) }
+for i = 4 + nz + nl, #KEYS, 2 do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[i], now, '+inf')
+  if #ids == 0 then table.insert(out, {}) else table.insert(out, redis.call('HMGET', KEYS[i + 1], unpack(ids))) end
+end
+if waiting == 0 then out[1] = reserve() end
+return out`;
+
+/** Rewrites the estimate a lease carries (its start time unchanged), if the lease is still held. */
+const RESTAMP = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) return 1 end
+return 0`;
 
 /** Extends the leases still held on one node (a lease already gone stays gone: ZADD XX). */
 const RENEW = `${NOW_MS}
@@ -96,6 +129,8 @@ export class LedgerRepository {
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('herdReserve', { numberOfKeys: 2, lua: RESERVE });
+    redis.defineCommand('herdReserveIfIdle', { lua: RESERVE_IF_IDLE });
+    redis.defineCommand('herdRestamp', { numberOfKeys: 2, lua: RESTAMP });
     redis.defineCommand('herdRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
@@ -112,6 +147,36 @@ export class LedgerRepository {
   async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number): Promise<boolean> {
     const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), leaseMs, slots, requestId, Math.round(tokens), Math.round(estimateMs));
     return ok === 1;
+  }
+
+  /**
+   * Loads and waiting in the same round trip as a reservation on `node`, made only when nobody waits ahead and
+   * the node has a free slot (see RESERVE_IF_IDLE). The loads are those seen before the reservation. Undefined on
+   * a Redis Cluster, where the candidates' keys live in different slots: use loadsAndWaiting and reserve there.
+   */
+  async reserveIfIdle(
+    node: string,
+    candidates: string[],
+    queue: { zsets: string[]; lists: string[] },
+    lease: { requestId: string; slots: number; tokens: number; estimateMs: number; leaseMs: number },
+  ): Promise<{ reserved: boolean; waiting: number; redisNow: number; loads: Map<string, NodeLoad> } | undefined> {
+    if (this.redis.isCluster) return undefined;
+    const keys = [this.keys.leases(node), this.keys.leaseTokens(node), this.keys.placing, ...queue.zsets, ...queue.lists];
+    for (const n of candidates) keys.push(this.keys.leases(n), this.keys.leaseTokens(n));
+    const args = [lease.leaseMs, lease.slots, lease.requestId, Math.round(lease.tokens), Math.round(lease.estimateMs), queue.zsets.length, queue.lists.length];
+    const out = (await this.call('herdReserveIfIdle', keys.length, ...keys, ...args)) as unknown[];
+    const redisNow = Number(out[2]);
+    const loads = new Map<string, NodeLoad>();
+    candidates.forEach((n, i) => {
+      const leases = (out[3 + i] ?? []) as (string | null)[];
+      loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, redisNow), 0) });
+    });
+    return { reserved: out[0] === 1, waiting: Number(out[1]), redisNow, loads };
+  }
+
+  /** Gives a held lease the estimate it should carry (tokens:startedAt:estimateMs as RESERVE writes it). */
+  async restamp(node: string, requestId: string, tokens: number, startedAt: number, estimateMs: number): Promise<void> {
+    await this.call('herdRestamp', this.keys.leases(node), this.keys.leaseTokens(node), requestId, `${Math.round(tokens)}:${Math.round(startedAt)}:${Math.round(estimateMs)}`);
   }
 
   async release(node: string, requestId: string): Promise<boolean> {

@@ -7,7 +7,7 @@ import { LedgerRepository, type NodeLoad } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { RedisKeys } from '../redis/redis-keys';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
-import type { RankedNode, Strategy } from '../scheduler/scheduler.types';
+import type { RankContext, RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, PlacementRequest } from './grant';
 
 /** Injection token of the configured scheduling strategy (HERD_STRATEGY, see createStrategy). */
@@ -31,6 +31,7 @@ export interface PlaceOptions {
 export class PlacementService {
   private readonly waiters = new Set<() => void>();
   private sequence = 0;
+  private readonly seenLoads = new Map<string, NodeLoad>();
   /** BullMQ's keys of the jobs not taken yet, read with the loads to know whether anybody waits. */
   private readonly queueKeys: { zsets: string[]; lists: string[] };
 
@@ -57,15 +58,62 @@ export class PlacementService {
   /**
    * The fast path: when nobody waits ahead (no queued job, no placement under way) and the best node has a
    * free slot, take it now. The outcome is the one the queue would reach, minus several Redis round trips.
+   *
+   * On a single Redis it takes one round trip: the node is chosen on the loads this replica saw last, and one
+   * script reads the fresh loads and the queue and reserves on that node only if nobody waits and it has room.
+   * The choice is then made again on the fresh loads, with the same clock and random draws: when it agrees (the
+   * common case) the outcome is exactly the two-round-trip one; when it does not, the slot goes back and the
+   * fresh choice is reserved as before.
    */
   async tryNow(ticket: PlacementRequest): Promise<Grant | undefined> {
     const candidates = this.fleet.nodesWithModel(ticket.model);
     if (candidates.length === 0) return undefined;
-    const { loads, waiting } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
+    const names = candidates.map((n) => n.name);
+    // One ranking's clock, sequence number and random draws, replayed when the choice is made again.
+    const draws: number[] = [];
+    const guessCtx: RankContext = { now: Date.now(), rng: () => draws[draws.push(Math.random()) - 1], sequence: this.sequence++ };
+    const replay = (): RankContext => {
+      let drawn = 0;
+      return { now: guessCtx.now, rng: () => (drawn < draws.length ? draws[drawn++] : Math.random()), sequence: guessCtx.sequence };
+    };
+    const guess = this.rankWith(ticket, candidates, this.seenLoads, 0, guessCtx)[0];
+    if (guess?.free) {
+      const slots = this.fleet.node(guess.node)?.slots ?? 1;
+      const tokens = ticket.promptTokens + ticket.outputTokens;
+      let seen: Awaited<ReturnType<LedgerRepository['reserveIfIdle']>>;
+      try {
+        seen = await this.ledger.reserveIfIdle(guess.node, names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: guess.estimateMs, leaseMs: this.config.leaseMs });
+      } catch (err) {
+        if (isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(guess.node, ticket.requestId));
+        throw err;
+      }
+      if (seen) {
+        this.remember(seen.loads);
+        if (seen.waiting > 0) return undefined;
+        const best = this.rankWith(ticket, candidates, seen.loads, 0, replay())[0];
+        if (seen.reserved) {
+          if (best?.node === guess.node) {
+            // The lease carries the estimate of the fresh ranking, as a reservation made after it would.
+            if (Math.round(best.estimateMs) !== Math.round(guess.estimateMs)) void this.ledger.restamp(best.node, ticket.requestId, tokens, seen.redisNow, best.estimateMs).catch(() => undefined);
+            return this.granted(ticket, best, slots, seen.loads);
+          }
+          await this.ledger.release(guess.node, ticket.requestId);
+        }
+        if (!best?.free) return undefined;
+        return this.reserve(ticket, best, seen.loads);
+      }
+    }
+    const { loads, waiting } = await this.ledger.loadsAndWaiting(names, this.queueKeys);
+    this.remember(loads);
     if (waiting > 0) return undefined;
-    const best = this.rank(ticket, candidates, loads, 0)[0];
+    const best = this.rankWith(ticket, candidates, loads, 0, replay())[0];
     if (!best?.free) return undefined;
     return this.reserve(ticket, best, loads);
+  }
+
+  /** Loads seen by the last fast path here: only used to guess the node, never to decide. */
+  private remember(loads: Map<string, NodeLoad>): void {
+    for (const [node, load] of loads) this.seenLoads.set(node, load);
   }
 
   /**
@@ -107,10 +155,14 @@ export class PlacementService {
   }
 
   private rank(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
+    return this.rankWith(ticket, candidates, loads, queued, { now: Date.now(), rng: Math.random, sequence: this.sequence++ });
+  }
+
+  private rankWith(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number, ctx: RankContext): RankedNode[] {
     return this.strategy.rank(
       { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
       { ...this.fleet.snapshot(candidates, loads), queued },
-      { now: Date.now(), rng: Math.random, sequence: this.sequence++ },
+      ctx,
     );
   }
 
@@ -127,6 +179,10 @@ export class PlacementService {
       throw err;
     }
     if (!reserved) return undefined;
+    return this.granted(ticket, best, slots, loads);
+  }
+
+  private granted(ticket: PlacementRequest, best: RankedNode, slots: number, loads: Map<string, NodeLoad>): Grant {
     void this.breakers.noteDispatch(best.node).catch(() => undefined);
     return {
       requestId: ticket.requestId,
