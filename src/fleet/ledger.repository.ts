@@ -34,7 +34,7 @@ const RESERVE = `${NOW_MS}${RESERVE_FN}return reserve()`;
 /**
  * The fast path in one round trip: how many wait ahead (queued jobs, placements under way), every candidate's
  * leases (read before anything changes, as loadsAndWaiting would read them), and, only when nobody waits, the
- * reservation of RESERVE on the node chosen beforehand. KEYS: that node's two keys, the placing zset, then
+ * reservation of RESERVE on the node chosen beforehand (none when ARGV[2], its slots, is 0). KEYS: that node's two keys, the placing zset, then
  * ARGV[6] queue zsets and ARGV[7] queue lists, then each candidate's two keys. Answers
  * { reserved (0/1), waiting, Redis' clock, leases of candidate 1, leases of candidate 2, ... }.
  */
@@ -49,7 +49,7 @@ for i = 4 + nz + nl, #KEYS, 2 do
   local ids = redis.call('ZRANGEBYSCORE', KEYS[i], now, '+inf')
   if #ids == 0 then table.insert(out, {}) else table.insert(out, redis.call('HMGET', KEYS[i + 1], unpack(ids))) end
 end
-if waiting == 0 then out[1] = reserve() end
+if waiting == 0 and tonumber(ARGV[2]) > 0 then out[1] = reserve() end
 return out`;
 
 /** Rewrites the estimate a lease carries (its start time unchanged), if the lease is still held. */

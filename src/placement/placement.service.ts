@@ -60,7 +60,8 @@ export class PlacementService {
    * free slot, take it now. The outcome is the one the queue would reach, minus several Redis round trips.
    *
    * On a single Redis it takes one round trip: the node is chosen on the loads this replica saw last, and one
-   * script reads the fresh loads and the queue and reserves on that node only if nobody waits and it has room.
+   * script reads the fresh loads and the queue and reserves on that node only if nobody waits and it has room
+   * (when the guess is that no node is free, it only reads).
    * The choice is then made again on the fresh loads, with the same clock and random draws: when it agrees (the
    * common case) the outcome is exactly the two-round-trip one; when it does not, the slot goes back and the
    * fresh choice is reserved as before.
@@ -77,34 +78,35 @@ export class PlacementService {
       return { now: guessCtx.now, rng: () => (drawn < draws.length ? draws[drawn++] : Math.random()), sequence: guessCtx.sequence };
     };
     const guess = this.rankWith(ticket, candidates, this.seenLoads, 0, guessCtx)[0];
-    if (guess?.free) {
-      const slots = this.fleet.node(guess.node)?.slots ?? 1;
-      const tokens = ticket.promptTokens + ticket.outputTokens;
-      let seen: Awaited<ReturnType<LedgerRepository['reserveIfIdle']>>;
-      try {
-        seen = await this.ledger.reserveIfIdle(guess.node, names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: guess.estimateMs, leaseMs: this.config.leaseMs });
-      } catch (err) {
-        if (isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(guess.node, ticket.requestId));
-        throw err;
-      }
-      if (seen) {
-        this.remember(seen.loads);
-        if (seen.waiting > 0) return undefined;
-        const best = this.rankWith(ticket, candidates, seen.loads, 0, replay())[0];
-        if (seen.reserved) {
-          if (best?.node === guess.node) {
-            // The lease carries the estimate of the fresh ranking, as a reservation made after it would.
-            if (Math.round(best.estimateMs) !== Math.round(guess.estimateMs)) void this.ledger.restamp(best.node, ticket.requestId, tokens, seen.redisNow, best.estimateMs).catch(() => undefined);
-            return this.granted(ticket, best, slots, seen.loads);
-          }
-          await this.ledger.release(guess.node, ticket.requestId);
-        }
-        if (!best?.free) return undefined;
-        return this.reserve(ticket, best, seen.loads);
-      }
+    // Every request takes the same steps up to its decision, whatever the guess: requests that end up queued
+    // then reach the queue in the order they arrived.
+    const target = guess?.free ? guess : undefined;
+    const slots = target ? (this.fleet.node(target.node)?.slots ?? 1) : 0; // 0: read only, reserve nothing
+    const tokens = ticket.promptTokens + ticket.outputTokens;
+    let seen: Awaited<ReturnType<LedgerRepository['reserveIfIdle']>>;
+    try {
+      seen = await this.ledger.reserveIfIdle(target?.node ?? names[0], names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: target?.estimateMs ?? 0, leaseMs: this.config.leaseMs });
+    } catch (err) {
+      if (target && isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(target.node, ticket.requestId));
+      throw err;
     }
+    if (seen) {
+      this.remember(seen.loads);
+      if (seen.waiting > 0) return undefined;
+      const best = this.rankWith(ticket, candidates, seen.loads, 0, replay())[0];
+      if (target && seen.reserved) {
+        if (best?.node === target.node) {
+          // The lease carries the estimate of the fresh ranking, as a reservation made after it would.
+          if (Math.round(best.estimateMs) !== Math.round(target.estimateMs)) void this.ledger.restamp(best.node, ticket.requestId, tokens, seen.redisNow, best.estimateMs).catch(() => undefined);
+          return this.granted(ticket, best, slots, seen.loads);
+        }
+        await this.ledger.release(target.node, ticket.requestId);
+      }
+      if (!best?.free) return undefined;
+      return this.reserve(ticket, best, seen.loads);
+    }
+    // A Redis Cluster: loads and queue first, then the reservation.
     const { loads, waiting } = await this.ledger.loadsAndWaiting(names, this.queueKeys);
-    this.remember(loads);
     if (waiting > 0) return undefined;
     const best = this.rankWith(ticket, candidates, loads, 0, replay())[0];
     if (!best?.free) return undefined;
