@@ -14,7 +14,7 @@ describe('parseKeepAlive', () => {
     [30, 30_000],
     [-1, Infinity],
     ['-1m', Infinity],
-    [9007199254740993, Infinity],
+    [Number.MAX_SAFE_INTEGER, Infinity],
     ['3000000h', Infinity],
   ])('%p -> %p ms', (value, ms) => {
     expect(parseKeepAlive(value)).toEqual({ ok: true, ms });
