@@ -90,10 +90,10 @@ describe('start-up warning', () => {
 
 describe('withoutAddress', () => {
   it('takes the node address out of an error message', () => {
-    expect(withoutAddress('connect ECONNREFUSED 10.0.0.11:11434', 'http://10.0.0.11:11434')).toBe('connect ECONNREFUSED <node>');
+    expect(withoutAddress('connect ECONNREFUSED 192.0.2.11:11434', 'http://192.0.2.11:11434')).toBe('connect ECONNREFUSED <node>');
     expect(withoutAddress('GET http://gpu.lab:11434/api/tags failed', 'http://gpu.lab:11434')).toBe('GET <node>/api/tags failed');
     expect(withoutAddress('connect ECONNREFUSED ::1:11434', 'http://[::1]:11434')).toBe('connect ECONNREFUSED <node>:11434');
     expect(withoutAddress('the simulated node failed', 'http://sim:11434')).toBe('the simulated node failed');
-    expect(withoutAddress(undefined, 'http://10.0.0.11:11434')).toBeUndefined();
+    expect(withoutAddress(undefined, 'http://192.0.2.11:11434')).toBeUndefined();
   });
 });

@@ -32,7 +32,7 @@ describe('parseNodeUrlAllow', () => {
     ['300.1.1.1', /300.1.1.1 is not an IPv4 or IPv6 address/],
     ['10.0.0/8', /is not an IPv4 or IPv6 address/],
     ['gpu-1/24', /gpu-1 is not an IPv4 or IPv6 address/],
-    ['http://10.0.0.1', /without scheme or port/],
+    ['http://192.0.2.1', /without scheme or port/],
     ['gpu-1:11434', /without scheme or port/],
     ['10.0.0.1:11434', /without scheme or port/],
     ['*', /leave HERD_NODE_URL_ALLOW unset/],
