@@ -33,7 +33,7 @@ export class LiveAttempts {
 
   private abandonOnDownNodes(): void {
     for (const live of this.byRequest.values()) {
-      if (!live.attempt.committed && !this.fleet.isUp(live.attempt.node.name)) {
+      if (!live.attempt.committed && !this.fleet.isUp(live.attempt.grant.node)) {
         live.nodeGone = true;
         live.controller.abort();
       }
