@@ -33,7 +33,9 @@ export class LiveAttempts {
 
   private abandonOnDownNodes(): void {
     for (const live of this.byRequest.values()) {
-      if (!live.attempt.committed && !this.fleet.isUp(live.attempt.grant.node)) {
+      // A node removed from the fleet lets its running requests finish (DELETE /herd/nodes); one found down does not.
+      const name = live.attempt.grant.node;
+      if (!live.attempt.committed && this.fleet.node(name) !== undefined && !this.fleet.isUp(name)) {
         live.nodeGone = true;
         live.controller.abort();
       }
