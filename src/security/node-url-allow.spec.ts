@@ -119,9 +119,9 @@ describe('nameAllowed', () => {
 
 describe('checkNodeUrl', () => {
   it('decides IP literals from the ranges alone, never looking anything up', async () => {
-    const allow = nodeUrlAllow('10.0.0.0/8, fd00::/8, localhost');
+    const allow = nodeUrlAllow('198.51.100.0/24, fd00::/8, localhost');
     const lookup = fakeLookup({});
-    await expect(checkNodeUrl(allow, 'http://10.1.2.3:11434', lookup)).resolves.toEqual({ allowed: true });
+    await expect(checkNodeUrl(allow, 'http://198.51.100.3:11434', lookup)).resolves.toEqual({ allowed: true });
     await expect(checkNodeUrl(allow, 'http://[fd00::5]:11434', lookup)).resolves.toEqual({ allowed: true });
     await expect(checkNodeUrl(allow, 'http://127.0.0.1:11434', lookup)).resolves.toEqual({ allowed: false, reason: expect.stringContaining('127.0.0.1 is not in an address range') as unknown });
     // URL parsers read odd IPv4 spellings as the address they mean.
