@@ -127,7 +127,7 @@ describe('checkNodeUrl', () => {
     // URL parsers read odd IPv4 spellings as the address they mean.
     await expect(checkNodeUrl(allow, 'http://0x7f.1:11434', lookup)).resolves.toMatchObject({ allowed: false });
     await expect(checkNodeUrl(allow, 'http://[::ffff:127.0.0.1]:11434', lookup)).resolves.toMatchObject({ allowed: false });
-    await expect(checkNodeUrl(allow, 'http://[::ffff:10.0.0.9]:11434', lookup)).resolves.toEqual({ allowed: true });
+    await expect(checkNodeUrl(allow, 'http://[::ffff:198.51.100.9]:11434', lookup)).resolves.toEqual({ allowed: true });
     expect(lookup.asked).toEqual([]);
   });
 
