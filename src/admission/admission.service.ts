@@ -6,6 +6,8 @@ import { FleetRegistry } from '../fleet/fleet-registry';
 import { LearningService } from '../learning/learning.service';
 import { QueueDepth } from '../queue/queue-depth';
 import type { Ticket } from '../queue/ticket';
+import type { Caller } from '../tenants/caller';
+import { TenantAccessService } from '../tenants/tenant-access.service';
 import { askedModel, type InferenceRequest } from './inference-request';
 
 /**
@@ -21,6 +23,7 @@ export class AdmissionService {
     private readonly fleet: FleetRegistry,
     private readonly depth: QueueDepth,
     private readonly learning: LearningService,
+    private readonly access: TenantAccessService,
     @Inject(HERD_CONFIG) private readonly config: HerdConfig,
   ) {}
 
@@ -34,7 +37,13 @@ export class AdmissionService {
     return this.closed;
   }
 
-  admit(req: InferenceRequest): Ticket {
+  /** Who is calling and may it (TenantAccessService), then may this replica take it now; its ticket. */
+  async admit(req: InferenceRequest): Promise<{ ticket: Ticket; caller: Caller }> {
+    const caller = await this.access.identify({ credential: req.credential, tenantHeader: req.tenantHeader, model: req.model, priority: req.priority });
+    return { ticket: this.ticketFor(req, caller), caller };
+  }
+
+  private ticketFor(req: InferenceRequest, caller: Caller): Ticket {
     if (this.closed) throw new HerdError(503, 'HERD_SHUTTING_DOWN', 'herd: this replica is shutting down, please retry', 1);
     const presence = this.fleet.modelPresence(req.model);
     // With every node down Herd cannot tell a missing model from an unreachable one: say what it knows.
@@ -44,6 +53,6 @@ export class AdmissionService {
     if (Math.max(this.depth.waitingHere, this.depth.waiting) >= this.config.maxQueue) throw HerdError.queueFull();
     if (this.depth.bytesWaitingHere + req.bodyBytes > this.config.maxQueuedBytes) throw HerdError.queueFull('the request bodies waiting here exceed HERD_MAX_QUEUED_BYTES');
     const estimate = this.learning.estimate(req.model, req.promptText, req.numPredict);
-    return { ...estimate, requestId: randomUUID(), model: req.model, priority: req.priority, origin: this.config.replicaId, enqueuedAt: Date.now() };
+    return { ...estimate, requestId: randomUUID(), model: req.model, priority: caller.priority, tenant: caller.tenant, weight: caller.weight, origin: this.config.replicaId, enqueuedAt: Date.now() };
   }
 }

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { completeModelName, normalizeModelName } from '../scheduler/model-name';
 import { bodyBytesOf } from './json-body-check';
+import { presentedKey } from '../security/access';
 import { resolvePriority } from './priority';
 
 /** One inference request as the pipeline sees it, read from the client's HTTP request once its body is valid. */
@@ -21,6 +22,10 @@ export interface InferenceRequest {
   bodyBytes: number;
   /** Streams wait for the first chunk only this long; whole answers may take the full request timeout. */
   stream: boolean;
+  /** The API key sent (`Authorization: Bearer`, or X-Api-Key), checked by admission when keys are on. */
+  credential?: string;
+  /** X-Herd-Tenant, honoured only with keys off. */
+  tenantHeader?: string;
 }
 
 /** What a route read from its validated body. */
@@ -53,10 +58,16 @@ export function inferenceRequestFrom(req: Request, spec: RequestSpec): Inference
     upstreamBody: { ...body, stream: spec.stream },
     bodyBytes: bodyBytesOf(req),
     stream: spec.stream,
+    credential: presentedKey(req.headers, 'x-api-key'),
+    tenantHeader: headerValue(req.headers['x-herd-tenant']),
   };
 }
 
 /** The model as Herd names it to the client: the client's spelling, with its tag. */
 export function askedModel(req: InferenceRequest): string {
   return completeModelName(req.requestedModel ?? req.model);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -48,6 +48,12 @@ export class HerdEnv {
   @IsOptional() @IsIn(STRATEGIES, { message: `HERD_STRATEGY must be one of ${STRATEGIES.join(', ')}` })
   HERD_STRATEGY?: string;
 
+  @IsOptional() @IsIn(['off', 'keys'], { message: 'HERD_AUTH must be off or keys' })
+  HERD_AUTH?: string;
+
+  @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_FAIR_SHARE must be on or off' })
+  HERD_FAIR_SHARE?: string;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(100)
   HERD_HEALTH_INTERVAL_MS?: number;
 

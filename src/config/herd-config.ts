@@ -35,6 +35,10 @@ export interface HerdConfig {
   containersConfigPath: string;
   nodes: NodeConfig[];
   strategy: StrategyName;
+  /** `keys`: every inference route needs an API key from /herd/keys; `off` (default): open, tenant from X-Herd-Tenant. */
+  auth: 'off' | 'keys';
+  /** Among waiting jobs of one priority, the next slot goes to the tenant served least per weight (default on). */
+  fairShare: boolean;
   healthIntervalMs: number;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;

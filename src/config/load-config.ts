@@ -123,6 +123,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     containersConfigPath,
     nodes,
     strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
+    auth: env.HERD_AUTH === 'keys' ? 'keys' : 'off',
+    fairShare: env.HERD_FAIR_SHARE !== 'off',
     healthIntervalMs: env.HERD_HEALTH_INTERVAL_MS ?? 5000,
     connectTimeoutMs: env.HERD_CONNECT_TIMEOUT_MS ?? 2000,
     firstByteTimeoutMs: env.HERD_FIRST_BYTE_TIMEOUT_MS ?? 120_000,

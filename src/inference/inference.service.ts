@@ -100,8 +100,10 @@ export class InferenceService {
   }
 
   private async run<T>(req: InferenceRequest, signal: AbortSignal, consume: Consume<T>, record: RequestRecord, onAttempt: (a: Attempt) => void): Promise<T> {
-    const ticket = this.admission.admit(req); // 1. admit
+    const { ticket, caller } = await this.admission.admit(req); // 1. admit
     record.id = ticket.requestId;
+    record.tenant = caller.tenant;
+    record.priority = caller.priority;
     let grant = await this.queue.acquire(ticket, req.bodyBytes, signal); // 2. queue, 3. place
     const queueMs = Date.now() - ticket.enqueuedAt;
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
@@ -121,6 +123,7 @@ export class InferenceService {
           signal,
           startedAt: performance.now(),
           upstreamDone: () => void this.leases.release(held),
+          headers: caller.headers,
         };
         onAttempt(attempt);
         record.node = grant.node;

@@ -7,6 +7,8 @@ export interface RequestRecord {
   route: string;
   model: string;
   priority: number;
+  /** Who the request is charged to; absent when it was refused before its caller was known (e.g. 401). */
+  tenant?: string;
   replica: string;
   stream: boolean;
   /** Node that served the final attempt (absent when the request never reached one). */

@@ -4,6 +4,10 @@ import type { PlacementRequest } from '../placement/grant';
 export interface Ticket extends PlacementRequest {
   /** 1 (first) to 10 (last). */
   priority: number;
+  /** Who the request is charged to (fair share inside a priority level). */
+  tenant: string;
+  /** The tenant's share weight when the request was admitted. */
+  weight: number;
   /** Replica holding the client connection. */
   origin: string;
   enqueuedAt: number;

@@ -25,6 +25,8 @@ export interface Attempt {
   /** Set by the relay when the first byte went to the client (performance.now()). */
   firstByteAt?: number;
   signal: AbortSignal;
+  /** Extra response headers from admission (e.g. a clamped priority). */
+  headers?: Record<string, string>;
   /** Set when the node was sent its own spelling of the model: puts the client's back into the answer. */
   echo?: ModelEcho;
 }

@@ -18,6 +18,8 @@ export function testConfig(overrides: TestOverrides): HerdConfig {
     redisCommandTimeoutMs: 1000,
     containersConfigPath: '(test)',
     strategy: 'ect',
+    auth: 'off',
+    fairShare: true,
     healthIntervalMs: 500,
     connectTimeoutMs: 500,
     firstByteTimeoutMs: 10_000,
