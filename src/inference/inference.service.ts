@@ -16,6 +16,7 @@ import { QueueService } from '../queue/queue.service';
 import type { Ticket } from '../queue/ticket';
 import type { Attempt } from '../relay/attempt';
 import { ModelEcho } from '../relay/model-echo';
+import { tokenCounts } from '../relay/token-counts';
 import { spellingForNode } from '../scheduler/model-name';
 import type { RequestEstimate } from '../scheduler/scheduler.types';
 import { OllamaNodeClient, type UpstreamResponse } from '../upstream/ollama-node.client';
@@ -92,8 +93,9 @@ export class InferenceService {
         record.estimateMs = last.grant.estimateMs;
         record.serviceMs = end - last.startedAt;
         record.ttftMs = last.firstByteAt !== undefined ? last.firstByteAt - last.startedAt : undefined;
-        record.evalCount = typeof last.final?.eval_count === 'number' ? last.final.eval_count : undefined;
-        record.promptTokens = typeof last.final?.prompt_eval_count === 'number' ? last.final.prompt_eval_count : last.estimate.promptTokens;
+        const counts = tokenCounts(last.final);
+        record.evalCount = counts.output;
+        record.promptTokens = counts.prompt ?? last.estimate.promptTokens;
       }
       this.events.emit(record);
     }
@@ -109,6 +111,7 @@ export class InferenceService {
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
     const tried = new Set<string>();
     const aborts = new RequestAborts(signal, this.config.requestTimeoutMs);
+    let served: Attempt | undefined;
     try {
       for (;;) {
         const node = this.fleet.node(grant.node);
@@ -146,6 +149,7 @@ export class InferenceService {
             bodyTimeoutMs: this.config.idleTimeoutMs,
           });
           if (res.statusCode >= 500 || res.statusCode === 404) await this.refuse(node.name, req, res);
+          served = attempt;
           const result = await consume(res, attempt);
           this.learning.fromAnswer(attempt, res.statusCode, req.model, req.numPredict); // 5. learn
           return result;
@@ -167,6 +171,10 @@ export class InferenceService {
       }
     } finally {
       aborts.end();
+      // Fair share: the tenant pays what the node reports serving; the estimate stands for counts the answer does
+      // not carry, and a request no node answered costs nothing.
+      const counts = served ? tokenCounts(served.final) : { prompt: 0, output: 0 };
+      this.queue.settle(ticket, counts.prompt ?? ticket.promptTokens, counts.output ?? ticket.outputTokens);
       await this.leases.release(grant);
     }
   }

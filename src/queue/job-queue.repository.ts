@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
 import { REDIS_PRODUCER, REDIS_WORKER, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { SHARED_TENANT } from '../tenants/caller';
 import type { Ticket } from './ticket';
 
 /**
@@ -43,6 +44,16 @@ export class JobQueueRepository {
     this.worker.on('error', () => undefined);
   }
 
+  /** A taken job whose lock lapsed (its taker died) was put back to waiting by this replica's stalled check. */
+  onStalled(fn: (ticket: Ticket) => void): void {
+    this.worker.on('stalled', (jobId: string) => {
+      void this.queue
+        .getJob(jobId)
+        .then((job) => job?.data && fn(withDefaults(job.data)))
+        .catch(() => undefined);
+    });
+  }
+
   async ready(): Promise<void> {
     await Promise.all([this.queue.waitUntilReady(), this.worker.waitUntilReady()]);
     // Jobs whose taker died (lock expired) go back to waiting.
@@ -65,7 +76,7 @@ export class JobQueueRepository {
     const job: Job<Ticket> | undefined = await this.worker.getNextJob(token, { block: false });
     if (!job) return undefined;
     return {
-      ticket: job.data,
+      ticket: withDefaults(job.data),
       extend: async () => {
         await job.extendLock(token, JOB_LOCK_MS);
       },
@@ -87,7 +98,7 @@ export class JobQueueRepository {
     return [...promoted, ...prioritized]
       .filter((j): j is Job<Ticket> => j !== undefined && j !== null)
       .slice(0, limit)
-      .map((j) => j.data);
+      .map((j) => withDefaults(j.data));
   }
 
   /**
@@ -127,4 +138,10 @@ export class JobQueueRepository {
     await this.worker.close(true);
     await this.queue.close();
   }
+}
+
+/** A ticket queued by a replica of an older version carries no tenant: it is the shared tenant's, weight 1. */
+function withDefaults(ticket: Ticket): Ticket {
+  if (typeof ticket.tenant === 'string' && typeof ticket.weight === 'number') return ticket;
+  return { ...ticket, tenant: typeof ticket.tenant === 'string' ? ticket.tenant : SHARED_TENANT, weight: typeof ticket.weight === 'number' ? ticket.weight : 1 };
 }

@@ -7,15 +7,20 @@ import { FleetRegistry } from '../fleet/fleet-registry';
 import { LedgerRepository } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { PlacementService } from '../placement/placement.service';
-import { nextTicket } from '../scheduler/next-ticket';
+import { fairOrder } from '../scheduler/fair-order';
+import { nextTicket, type PumpNodeView } from '../scheduler/next-ticket';
+import { FairShareRepository } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
 import { QueueDepth } from './queue-depth';
+import { estimatedCost } from './ticket';
 
 /** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
 const IDLE_WAKE_MS = 250;
 /** How far down the queue the pump looks for a job an idle node can take when the front job must wait. */
 const PEEK_DEPTH = 32;
+/** How many waiting requests of each tenant the fair-share choice looks at (more only matter for busy models). */
+const PER_TENANT_DEPTH = 8;
 
 /**
  * Every replica runs one pump. It takes a job from the queue only when a node that could serve that job's model
@@ -36,6 +41,7 @@ export class QueuePump {
     private readonly placement: PlacementService,
     private readonly handoff: Handoff,
     private readonly jobs: JobQueueRepository,
+    private readonly fair: FairShareRepository,
     private readonly depth: QueueDepth,
     private readonly ledger: LedgerRepository,
     private readonly fleet: FleetRegistry,
@@ -46,6 +52,8 @@ export class QueuePump {
     handoff.onCancel((id) => this.placing.get(id)?.abort());
     slotEvents.onFreed(() => this.nudge());
     fleet.onChange(() => this.nudge());
+    // A job whose taker died goes back to waiting in BullMQ; it left the fair-share index when taken.
+    jobs.onStalled((ticket) => void fair.enqueued(ticket).catch(() => undefined));
   }
 
   start(): void {
@@ -96,8 +104,10 @@ export class QueuePump {
         // Marked before the next round so this replica does not take a second job for the same free slot. A job
         // taken is handled whatever the mark's fate: left unhandled it would wait for BullMQ's stalled check.
         const marked = this.ledger.markPlacing(job.ticket.requestId, job.ticket.model, 2000);
+        // Charged before the next round, so the next choice already sees this tenant's share grow.
+        const charged = this.fair.taken(job.ticket, estimatedCost(job.ticket)).catch(() => undefined);
         void this.handle(job);
-        await marked;
+        await Promise.all([marked, charged]);
       } catch (err) {
         if (!this.running) break;
         // One warning per outage, not one per round.
@@ -121,12 +131,33 @@ export class QueuePump {
     const { loads, queued, placingModels } = await this.ledger.loadsAndWaiting(up.map((n) => n.name), this.queueKeys);
     if (queued === 0) return undefined;
     const views = up.map((n) => ({ ...this.fleet.eligibilityView(n, now), inFlight: loads.get(n.name)?.inFlight ?? 0 }));
+    if (this.config.fairShare) {
+      const fair = await this.fairChoice(views, placingModels);
+      if (fair) return fair;
+    }
+    // Fair share off, or nothing in the fair-share index can start (it may miss a job, e.g. one queued before an
+    // upgrade): BullMQ's own order, priority then arrival.
     for (const limit of queued > 1 ? [1, PEEK_DEPTH] : [1]) {
       const waiting = await this.jobs.peek(limit);
       const i = nextTicket(waiting, views, placingModels);
       if (i !== undefined) return { requestId: waiting[i].requestId, promote: i > 0 };
     }
     return undefined;
+  }
+
+  /**
+   * The waiting request to take next with fair share on: among the first few waiting requests of each tenant,
+   * in priority order and, within a priority, the tenant with the smallest counter first (scheduler/fair-order.ts),
+   * the first one a node with a free slot could serve. It is promoted unless BullMQ hands it out next anyway.
+   */
+  private async fairChoice(views: PumpNodeView[], placingModels: string[]): Promise<{ requestId: string; promote: boolean } | undefined> {
+    const { entries, counters, promoted, frontId } = await this.fair.candidates(PER_TENANT_DEPTH);
+    if (entries.length === 0) return undefined;
+    const order = fairOrder(entries, counters, true);
+    const i = nextTicket(order, views, placingModels);
+    if (i === undefined) return undefined;
+    const requestId = order[i].requestId;
+    return { requestId, promote: promoted > 0 || requestId !== frontId };
   }
 
   private pause(ms: number): Promise<void> {

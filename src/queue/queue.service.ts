@@ -6,11 +6,13 @@ import { LedgerRepository } from '../fleet/ledger.repository';
 import type { Grant } from '../placement/grant';
 import { PlacementService } from '../placement/placement.service';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
+import { serviceCost } from '../scheduler/fair-order';
+import { FairShareRepository } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JobQueueRepository } from './job-queue.repository';
 import { QueueDepth } from './queue-depth';
 import { QueuePump } from './queue-pump';
-import type { Ticket } from './ticket';
+import { estimatedCost, type Ticket } from './ticket';
 
 /**
  * A ticket in, a grant out. When nobody waits ahead and the best node has a free slot, the request skips the
@@ -26,6 +28,7 @@ export class QueueService {
     private readonly placement: PlacementService,
     private readonly handoff: Handoff,
     private readonly jobs: JobQueueRepository,
+    private readonly fair: FairShareRepository,
     private readonly depth: QueueDepth,
     private readonly pump: QueuePump,
     private readonly ledger: LedgerRepository,
@@ -82,17 +85,23 @@ export class QueueService {
           void fast.then((g) => g && this.ledger.release(g.node, g.requestId)).catch(() => undefined);
           throw HerdError.redisDown();
         }
-        if (now) return now;
+        if (now) {
+          // Nobody waited: its tenant is charged the estimate now, as the pump charges a request it takes.
+          this.fair.charge(ticket.tenant, estimatedCost(ticket));
+          return now;
+        }
         const granted = this.handoff.expectGrant(id);
         this.depth.enqueued();
         try {
-          await Promise.race([this.jobs.enqueue(ticket), down]);
+          // Into the fair-share index first: a job the pump can take is always in it.
+          await Promise.race([this.fair.enqueued(ticket).then(() => this.jobs.enqueue(ticket)), down]);
           this.pump.nudge();
         } catch (err) {
           this.depth.enqueueFailed();
           this.handoff.forget(id);
           // Sent but not answered: the job may still be added once Redis answers; take it out again then.
-          if (err instanceof HerdError || isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.withdraw(id));
+          // (An index entry without its job is dropped by the pump's next look at the index.)
+          if (err instanceof HerdError || isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.withdraw(ticket));
           throw HerdError.redisDown();
         }
         let timer: NodeJS.Timeout | undefined;
@@ -111,8 +120,8 @@ export class QueueService {
         } catch (err) {
           this.handoff.forget(id);
           // With Redis not answering, the client hears now and the job is withdrawn once Redis answers again.
-          if (err instanceof HerdError && err.code === 'HERD_REDIS_UNAVAILABLE') this.watchdog.afterRecovery(() => this.withdraw(id));
-          else await this.withdraw(id);
+          if (err instanceof HerdError && err.code === 'HERD_REDIS_UNAVAILABLE') this.watchdog.afterRecovery(() => this.withdraw(ticket));
+          else await this.withdraw(ticket);
           throw err;
         } finally {
           this.depth.left();
@@ -128,16 +137,28 @@ export class QueueService {
   }
 
   /**
+   * A request that got a slot ended: its tenant was charged the estimate when it got the slot, and now pays the
+   * difference to what it really used (tokens evaluated and generated; nothing when it failed before any).
+   */
+  settle(ticket: Ticket, promptTokens: number, outputTokens: number): void {
+    this.fair.charge(ticket.tenant, serviceCost(promptTokens, outputTokens, ticket.weight) - estimatedCost(ticket));
+  }
+
+  /**
    * Takes a request out of the queue, or tells whoever is placing it to stop. When Redis does not answer, it is
    * tried again once Redis answers (a few times at most); until then a grant for it is an orphan and released.
    */
-  private async withdraw(requestId: string, triesLeft = 3): Promise<void> {
+  private async withdraw(ticket: Ticket, triesLeft = 3): Promise<void> {
+    const requestId = ticket.requestId;
     const later = (): void => {
-      if (triesLeft > 1) this.watchdog.afterRecovery(() => this.withdraw(requestId, triesLeft - 1));
+      if (triesLeft > 1) this.watchdog.afterRecovery(() => this.withdraw(ticket, triesLeft - 1));
     };
     if (this.watchdog.isDown) return later();
     try {
-      if (await this.jobs.remove(requestId)) return;
+      if (await this.jobs.remove(requestId)) {
+        await this.fair.withdrawn(ticket);
+        return;
+      }
       await this.handoff.cancel(requestId, this.config.queueTimeoutMs + 5000);
     } catch (err) {
       this.log.warn('could not withdraw a request from the queue; trying again once Redis answers', { id: requestId, error: (err as Error).message });

@@ -1,3 +1,4 @@
+import { serviceCost } from '../scheduler/fair-order';
 import type { PlacementRequest } from '../placement/grant';
 
 /** What waits in the queue: no prompt, only what the scheduler needs. The request body stays with its replica. */
@@ -11,4 +12,9 @@ export interface Ticket extends PlacementRequest {
   /** Replica holding the client connection. */
   origin: string;
   enqueuedAt: number;
+}
+
+/** What a request is expected to add to its tenant's fair-share counter, charged when it gets a slot. */
+export function estimatedCost(ticket: Ticket): number {
+  return serviceCost(ticket.promptTokens, ticket.outputTokens, ticket.weight);
 }

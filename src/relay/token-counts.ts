@@ -1,0 +1,15 @@
+/**
+ * Tokens a node reports having served, from the final chunk of a native answer (`prompt_eval_count`,
+ * `eval_count`) or the `usage` of an OpenAI-style one (`prompt_tokens`, `completion_tokens`). A count the answer
+ * does not carry (an SSE stream without usage, an embedding's output) is undefined, not zero.
+ */
+export function tokenCounts(final: unknown): { prompt?: number; output?: number } {
+  if (typeof final !== 'object' || final === null) return {};
+  const f = final as Record<string, unknown>;
+  const usage = typeof f.usage === 'object' && f.usage !== null ? (f.usage as Record<string, unknown>) : {};
+  return { prompt: count(f.prompt_eval_count) ?? count(usage.prompt_tokens), output: count(f.eval_count) ?? count(usage.completion_tokens) };
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
