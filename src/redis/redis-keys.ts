@@ -77,6 +77,30 @@ export class RedisKeys {
   get healthLock(): string {
     return `${this.shared}:lock:health`;
   }
+  /** Start of BullMQ's key of one job (`<prefix>:<queue>:<id>`, a hash), read by the fair-share scripts. */
+  get jobKeyPrefix(): string {
+    return `${this.bullPrefix}:${this.queueName}:`;
+  }
+  /** Start of one tenant's fair-share queue: zset of its waiting requests (member id + model, score priority then arrival). */
+  get fairQueuePrefix(): string {
+    return `${this.shared}:fair:q:`;
+  }
+  /** Set of tenants with requests waiting in the fair-share index. */
+  get fairActive(): string {
+    return `${this.shared}:fair:active`;
+  }
+  /** Hash: tenant -> virtual token counter (service received, per weight). */
+  get fairCounters(): string {
+    return `${this.shared}:fair:counters`;
+  }
+  /** The counter of the tenant served last (where a tenant returning to an empty queue starts). */
+  get fairLastServed(): string {
+    return `${this.shared}:fair:last`;
+  }
+  /** Arrival sequence of fair-share entries, shared by replicas. */
+  get fairSeq(): string {
+    return `${this.shared}:fair:seq`;
+  }
   /** Counter for rotating strategies, shared by replicas. */
   get sequence(): string {
     return `${this.shared}:sequence`;
@@ -102,35 +126,3 @@ export class RedisKeys {
     return `${this.prefix}:ch:fleet`;
   }
 }
-  /** Start of BullMQ's key of one job (`<prefix>:<queue>:<id>`, a hash), read by the fair-share scripts. */
-  get jobKeyPrefix(): string {
-    return `${this.bullPrefix}:${this.queueName}:`;
-  }
-  /** Start of one tenant's fair-share queue: zset of its waiting requests (member id + model, score priority then arrival). */
-  get fairQueuePrefix(): string {
-    return `${this.shared}:fair:q:`;
-  }
-  /** Set of tenants with requests waiting in the fair-share index. */
-  get fairActive(): string {
-    return `${this.shared}:fair:active`;
-  }
-  /** Hash: tenant -> virtual token counter (service received, per weight). */
-  get fairCounters(): string {
-    return `${this.shared}:fair:counters`;
-  }
-  /** The counter of the tenant served last (where a tenant returning to an empty queue starts). */
-  get fairLastServed(): string {
-    return `${this.shared}:fair:last`;
-  }
-  /** Arrival sequence of fair-share entries, shared by replicas. */
-  get fairSeq(): string {
-    return `${this.shared}:fair:seq`;
-  }
-  /** Hash of one UTC day's usage (`YYYY-MM-DD`): `tenant|field` -> count (requests, outcomes, tokens, queue wait); expires after the retention. */
-  usageDay(day: string): string {
-    return `${this.shared}:usage:day:${day}`;
-  }
-  /** Hash of one minute's service (epoch minute): `tenant|field` -> tokens, requests, weight; kept a few minutes, for the dashboard. */
-  usageMinute(minute: number): string {
-    return `${this.shared}:usage:minute:${minute}`;
-  }
