@@ -19,11 +19,11 @@ afterAll(async () => {
   await redis.stop();
 });
 
-const FLOOD = 12;
+const FLOOD = 16;
 const TRICKLE = 3;
 
 async function floodAndTrickle(fairShare: boolean): Promise<string[]> {
-  const node = await startSimNode({ name: 'one', models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'], decodeTps: 100 });
+  const node = await startSimNode({ name: 'one', models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'], decodeTps: 50 });
   const shared = { redisUrl: redis.url, redisPrefix: uniquePrefix('fair'), fairShare, nodes: [nodeConfig('one', node.url)] };
   const floodSide = await startTestHerd(shared);
   const trickleSide = await startTestHerd(shared);
@@ -35,7 +35,7 @@ async function floodAndTrickle(fairShare: boolean): Promise<string[]> {
     });
   try {
     const flood = Array.from({ length: FLOOD }, (_, i) => ask(floodSide.url, 'team-a', `a${i + 1}`));
-    await waitFor(async () => (await floodSide.core.queue.waitingCount()) >= FLOOD - 1, 10_000, 'the flood to queue');
+    await waitFor(async () => (await floodSide.core.queue.waitingCount()) >= FLOOD - 3, 10_000, 'the flood to queue');
     for (let i = 1; i <= TRICKLE; i++) await ask(trickleSide.url, 'team-b', `b${i}`);
     await Promise.all(flood);
     return finished;
@@ -54,12 +54,13 @@ describe('fair share between tenants', () => {
     // later one (sent only once the previous answered) again waits for a few of the flood's, never all of them.
     expect(order.indexOf('b1')).toBeLessThanOrEqual(4);
     const lastB = order.indexOf(`b${TRICKLE}`);
-    expect(order.length - 1 - lastB).toBeGreaterThanOrEqual(2);
+    expect(order.length - 1 - lastB).toBeGreaterThanOrEqual(3);
     expect(order.slice(lastB + 1).every((tag) => tag.startsWith('a'))).toBe(true);
   });
 
   it('with fair share off, serves the flood first (FIFO within a priority)', async () => {
     const order = await floodAndTrickle(false);
-    expect(order.indexOf('b1')).toBe(FLOOD);
+    // (Two replicas' pumps race for each freed slot, so the last of the flood may finish just after.)
+    expect(order.indexOf('b1')).toBeGreaterThanOrEqual(FLOOD - 2);
   });
 });

@@ -77,11 +77,20 @@ local out = redis.call('HMGET', KEYS[2], unpack(ids))
 table.insert(out, 1, string.format('%d', now))
 return out`;
 
-/** A worker is placing this request (for this model) until TTL ms from now (renewed while it waits). */
+/**
+ * A worker is placing this request (for this model) until TTL ms from now (renewed while it waits). With KEYS[3]
+ * and ARGV[4], the pump turn held under that token ends too: the mark now claims the slot the choice was for.
+ */
 const MARK_PLACING = `${NOW_MS}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return 1`;
+
+/** Ends the pump turn held under token ARGV[1] (never another replica's). */
+const END_TURN = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 
 /** The models of the placements under way (marks not yet expired). */
 const PLACING_MODELS = `${NOW_MS}
@@ -134,7 +143,8 @@ export class LedgerRepository {
     redis.defineCommand('herdRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
-    redis.defineCommand('herdMarkPlacing', { numberOfKeys: 2, lua: MARK_PLACING });
+    redis.defineCommand('herdMarkPlacing', { lua: MARK_PLACING });
+    redis.defineCommand('herdEndTurn', { numberOfKeys: 1, lua: END_TURN });
     redis.defineCommand('herdPlacingModels', { numberOfKeys: 2, lua: PLACING_MODELS });
     redis.defineCommand('herdUnmarkPlacing', { numberOfKeys: 2, lua: UNMARK_PLACING });
   }
@@ -256,8 +266,23 @@ export class LedgerRepository {
   }
 
   /** Marks a request for `model` as being placed by a worker for the next `ttlMs` (renewed while it waits). */
-  async markPlacing(requestId: string, model: string, ttlMs: number): Promise<void> {
-    await this.call('herdMarkPlacing', this.keys.placing, this.keys.placingModels, ttlMs, requestId, model);
+  /** Marks a placement under way; with `turnToken`, also ends the pump turn held under it (same round trip). */
+  async markPlacing(requestId: string, model: string, ttlMs: number, turnToken?: string): Promise<void> {
+    if (turnToken === undefined) await this.call('herdMarkPlacing', 2, this.keys.placing, this.keys.placingModels, ttlMs, requestId, model);
+    else await this.call('herdMarkPlacing', 3, this.keys.placing, this.keys.placingModels, this.keys.pumpTurn, ttlMs, requestId, model, turnToken);
+  }
+
+  /**
+   * The turn to choose the next job from the queue, held by one replica's pump at a time for at most `ms` (a pump
+   * that dies holding it blocks the others that long). Two pumps woken by the same freed slot would otherwise both
+   * see it free and take a job each, one of which then waits for a slot outside the queue.
+   */
+  async takePumpTurn(token: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.pumpTurn, token, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async endPumpTurn(token: string): Promise<void> {
+    await this.call('herdEndTurn', this.keys.pumpTurn, token);
   }
 
   async unmarkPlacing(requestId: string): Promise<void> {

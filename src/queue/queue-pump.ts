@@ -19,6 +19,10 @@ import { estimatedCost } from './ticket';
 const IDLE_WAKE_MS = 250;
 /** How far down the queue the pump looks for a job an idle node can take when the front job must wait. */
 const PEEK_DEPTH = 32;
+/** Longest a pump holds its turn to choose (a pump that dies holding it stalls the others this long at most). */
+const TURN_MS = 2000;
+/** How soon a pump that found another replica's pump choosing looks again (a freed slot wakes it sooner). */
+const TURN_BUSY_MS = 5;
 /** How many waiting requests of each tenant the fair-share choice looks at (more only matter for busy models). */
 const PER_TENANT_DEPTH = 8;
 
@@ -86,28 +90,16 @@ export class QueuePump {
     let failingSince: number | undefined;
     while (this.running) {
       try {
-        const next = await this.nextWaiting();
+        // One pump at a time chooses (see LedgerRepository.takePumpTurn); the turn ends with the placing mark.
+        if (!(await this.ledger.takePumpTurn(this.token, TURN_MS))) {
+          await this.pause(TURN_BUSY_MS);
+          continue;
+        }
+        const taken = await this.takeNext();
         if (failingSince !== undefined) this.log.info('queue pump works again', { afterMs: Date.now() - failingSince });
         failingSince = undefined;
-        if (!next) {
-          await this.pause(IDLE_WAKE_MS);
-          continue;
-        }
-        // A job that may pass the ones ahead of it is moved to the front first: take() only takes the front.
-        if (next.promote) await this.jobs.promote(next.requestId);
-        // Never blocks: a job is taken only right after the check above found room for it.
-        const job = await this.jobs.take(this.token);
-        if (!job) {
-          await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
-          continue;
-        }
-        // Marked before the next round so this replica does not take a second job for the same free slot. A job
-        // taken is handled whatever the mark's fate: left unhandled it would wait for BullMQ's stalled check.
-        const marked = this.ledger.markPlacing(job.ticket.requestId, job.ticket.model, 2000);
-        // Charged before the next round, so the next choice already sees this tenant's share grow.
-        const charged = this.fair.taken(job.ticket, estimatedCost(job.ticket)).catch(() => undefined);
-        void this.handle(job);
-        await Promise.all([marked, charged]);
+        if (taken === 'none') await this.pause(IDLE_WAKE_MS);
+        else if (taken === 'missed') await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
       } catch (err) {
         if (!this.running) break;
         // One warning per outage, not one per round.
@@ -117,6 +109,33 @@ export class QueuePump {
         await this.pause(500);
       }
     }
+  }
+
+  /**
+   * During this pump's turn: takes the job to start next, if any, and hands it to placement. The turn ends with
+   * the job's placing mark, or here when no job was taken.
+   */
+  private async takeNext(): Promise<'taken' | 'none' | 'missed'> {
+    let job: TakenJob | undefined;
+    try {
+      const next = await this.nextWaiting();
+      if (!next) return 'none';
+      // A job that may pass the ones ahead of it is moved to the front first: take() only takes the front.
+      if (next.promote) await this.jobs.promote(next.requestId);
+      // Never blocks: a job is taken only right after the check above found room for it.
+      job = await this.jobs.take(this.token);
+      if (!job) return 'missed';
+    } finally {
+      if (!job) void this.ledger.endPumpTurn(this.token).catch(() => undefined);
+    }
+    // Marked before the next round so no pump takes a second job for the same free slot. A job taken is handled
+    // whatever the mark's fate: left unhandled it would wait for BullMQ's stalled check.
+    const marked = this.ledger.markPlacing(job.ticket.requestId, job.ticket.model, 2000, this.token);
+    // Charged before the next round, so the next choice already sees this tenant's share grow.
+    const charged = this.fair.taken(job.ticket, estimatedCost(job.ticket)).catch(() => undefined);
+    void this.handle(job);
+    await Promise.all([marked, charged]);
+    return 'taken';
   }
 
   /**

@@ -93,14 +93,13 @@ export class QueueService {
         const granted = this.handoff.expectGrant(id);
         this.depth.enqueued();
         try {
-          // Into the fair-share index first: a job the pump can take is always in it.
-          await Promise.race([this.fair.enqueued(ticket).then(() => this.jobs.enqueue(ticket)), down]);
+          // The job first, then its fair-share entry: the pump drops an entry whose job does not exist (yet).
+          await Promise.race([this.jobs.enqueue(ticket).then(() => this.fair.enqueued(ticket)), down]);
           this.pump.nudge();
         } catch (err) {
           this.depth.enqueueFailed();
           this.handoff.forget(id);
           // Sent but not answered: the job may still be added once Redis answers; take it out again then.
-          // (An index entry without its job is dropped by the pump's next look at the index.)
           if (err instanceof HerdError || isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.withdraw(ticket));
           throw HerdError.redisDown();
         }

@@ -45,6 +45,10 @@ export class RedisKeys {
   get placing(): string {
     return `${this.shared}:placing`;
   }
+  /** Short lock: which replica's queue pump is choosing the next job (one at a time, so two never fill one free slot). */
+  get pumpTurn(): string {
+    return `${this.shared}:pump-turn`;
+  }
   /** Hash: request id -> model of a placement under way (beside `placing`, so the pump knows which models wait). */
   get placingModels(): string {
     return `${this.shared}:placing-models`;
