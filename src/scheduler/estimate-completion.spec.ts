@@ -113,6 +113,33 @@ describe('estimateOnNode', () => {
     expect(e.estimateMs).toBe(6100);
   });
 
+  it('charges prefill only for the part of the prompt the node does not hold', () => {
+    const n = node('a', { rates: rates(50) });
+    const cold = estimateOnNode(request({ promptTokens: 1600, outputTokens: 100 }), n, {});
+    const warm = estimateOnNode(request({ promptTokens: 1600, outputTokens: 100, cachedTokens: { a: 1500, b: 1600 } }), n, {});
+    expect(cold.parts.prefillMs).toBe(1600);
+    expect(warm.parts.prefillMs).toBe(100);
+    expect(warm.parts.cachedTokens).toBe(1500);
+    expect(cold.estimateMs - warm.estimateMs).toBe(1500);
+  });
+
+  it('evaluates at least the last prompt token even when all of it is cached', () => {
+    const e = estimateOnNode(request({ promptTokens: 800, outputTokens: 10, cachedTokens: { a: 5000 } }), node('a', { rates: rates(50) }), {});
+    expect(e.parts.prefillMs).toBe(1);
+    expect(e.parts.cachedTokens).toBe(799);
+  });
+
+  it('weighs a warm node that must wait against a cold one that is free', () => {
+    const warmBusy = node('warm', { slots: 1, inFlight: 1, backlogTokens: 200, rates: rates(50) });
+    const coldIdle = node('cold', { rates: rates(50) });
+    const shortWait = request({ promptTokens: 3000, outputTokens: 100, cachedTokens: { warm: 2900 } });
+    // 4 s of waiting on the warm node against 2.9 s more prefill on the cold one: the cold one wins.
+    expect(estimateOnNode(shortWait, warmBusy, {}).estimateMs).toBeGreaterThan(estimateOnNode(shortWait, coldIdle, {}).estimateMs);
+    const longPrompt = request({ promptTokens: 9000, outputTokens: 100, cachedTokens: { warm: 8900 } });
+    // With 8.9 s of prefill saved, waiting 4 s for the warm node is worth it.
+    expect(estimateOnNode(longPrompt, warmBusy, {}).estimateMs).toBeLessThan(estimateOnNode(longPrompt, coldIdle, {}).estimateMs);
+  });
+
   it('always reports estimateMs as the sum of its parts', () => {
     const cases = [
       node('a', { slots: 3, inFlight: 2, backlogTokens: 700, resident: [], rates: rates(33) }),

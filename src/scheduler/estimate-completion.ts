@@ -87,7 +87,10 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
 
   const waitMs = slotWaitMs({ slots: node.slots, inFlight, backlogTokens: node.backlogTokens }, rates, floor);
   const loadMs = isResident(node, model) ? 0 : rates.loadMs;
-  const prefillMs = (Math.max(0, request.promptTokens) / rates.prefillTps) * 1000;
+  const promptTokens = Math.max(0, request.promptTokens);
+  // A prompt found in the node's cache is evaluated only from where the cached part ends (at least one token).
+  const cachedTokens = Math.min(Math.max(0, request.cachedTokens?.[node.name] ?? 0), Math.max(0, promptTokens - 1));
+  const prefillMs = ((promptTokens - cachedTokens) / rates.prefillTps) * 1000;
   const ownRate = perStreamTps(rates, streams);
   const decodeMs = (Math.max(0, request.outputTokens) / ownRate) * 1000;
 
@@ -101,6 +104,7 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
   }
 
   const parts: EstimateParts = { slotWaitMs: waitMs, loadMs, prefillMs, decodeMs, contentionMs };
+  if (cachedTokens > 0) parts.cachedTokens = cachedTokens;
   return {
     node: node.name,
     estimateMs: waitMs + loadMs + prefillMs + decodeMs + contentionMs,

@@ -60,12 +60,19 @@ export interface RequestEstimate {
   /** num_predict / max_tokens when the client set one, else what the model has produced lately. */
   outputTokens: number;
   outputTokensKnown: boolean;
+  /**
+   * Prompt tokens each node probably still holds in its prompt cache (node name -> tokens; conversation
+   * affinity, see prefix-chain.ts). Prefill is charged only for the rest. Absent: nothing cached anywhere.
+   */
+  cachedTokens?: Record<string, number>;
 }
 
 export interface EstimateParts {
   slotWaitMs: number;
   loadMs: number;
   prefillMs: number;
+  /** Prompt tokens expected from the node's prompt cache, not charged to prefillMs. */
+  cachedTokens?: number;
   decodeMs: number;
   /**
    * Part of the delay this request adds to the requests already running on the node (joining

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A prompt as a chain of prefixes, so two requests that share a beginning share the first links. A chat is
+ * cut after each message (a follow-up turn repeats every earlier message); a raw prompt is cut into fixed-size
+ * blocks (documents, few-shot examples and system prompts repeat at the start). Each link's hash covers the
+ * model and everything before it, and carries the estimated prompt tokens up to its end.
+ */
+export interface PrefixLink {
+  hash: string;
+  /** Estimated prompt tokens from the start of the prompt to the end of this link. */
+  tokens: number;
+}
+
+/** Characters per block of a raw prompt: small enough to match most of a shared document, few links per request. */
+export const PROMPT_BLOCK_CHARS = 1024;
+/** Links kept per request at most (the later ones of a very long chat are dropped: its start matters most). */
+export const MAX_LINKS = 64;
+
+function link(previous: string, part: string): string {
+  return createHash('sha256').update(previous).update('\u0001').update(part).digest('base64url').slice(0, 16);
+}
+
+/** The chain of `parts` (messages, or prompt blocks) for `model`; `tokensOf` estimates a part's prompt tokens. */
+export function prefixChain(model: string, parts: readonly string[], tokensOf: (text: string) => number): PrefixLink[] {
+  const chain: PrefixLink[] = [];
+  let hash = link('', model);
+  let tokens = 0;
+  for (const part of parts.slice(0, MAX_LINKS)) {
+    hash = link(hash, part);
+    tokens += Math.max(0, tokensOf(part));
+    chain.push({ hash, tokens });
+  }
+  return chain;
+}
+
+/** The parts of a chat: one per message, its role and content. */
+export function messageParts(messages: readonly { role: string; content?: unknown }[]): string[] {
+  return messages.map((m) => `${m.role}\u0000${typeof m.content === 'string' ? m.content : JSON.stringify(m.content ?? '')}`);
+}
+
+/** The parts of a raw prompt: the system prompt, if any, then the prompt in blocks of PROMPT_BLOCK_CHARS. */
+export function promptParts(prompt: string, system?: string): string[] {
+  const parts = system ? [`system\u0000${system}`] : [];
+  for (let i = 0; i < prompt.length; i += PROMPT_BLOCK_CHARS) parts.push(prompt.slice(i, i + PROMPT_BLOCK_CHARS));
+  return parts;
+}
+
+/**
+ * Prompt tokens a node probably still holds for this chain: the longest link it served that is still warm.
+ * `lastServed[i]` is the node's serving sequence number when it last served link i (null: never, or forgotten);
+ * `nodeSeq` is its sequence number now (one per request it served for this model). A link is warm while fewer
+ * than `capacity` other requests landed on the node since (its slots plus its prompt-cache entries, kept LRU).
+ */
+export function expectedCachedTokens(chain: readonly PrefixLink[], lastServed: readonly (number | null)[], nodeSeq: number, capacity: number): number {
+  for (let i = Math.min(chain.length, lastServed.length) - 1; i >= 0; i--) {
+    const seen = lastServed[i];
+    if (seen !== null && nodeSeq - seen < capacity) return chain[i].tokens;
+  }
+  return 0;
+}
