@@ -178,6 +178,56 @@ describe('dashboard at /dashboard', () => {
   });
 });
 
+describe('tenants view and API keys', () => {
+  it('shows each tenant served with its share of service against its weight', async () => {
+    const ask = (tenant: string, n: number) =>
+      fetch(`${herd!.url}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-herd-tenant': tenant }, body: JSON.stringify({ model: 'llama3', prompt: `${tenant} ${n}`, stream: false, priority: 1, options: { num_predict: 6 } }) }).then((r) => {
+        expect(r.status).toBe(200);
+        return r.arrayBuffer();
+      });
+    await Promise.all([ask('team-a', 1), ask('team-a', 2), ask('team-a', 3), ask('team-b', 1), ask('team-b', 2)]);
+
+    await page.fill('#admin-key', ADMIN_KEY);
+    await page.click('#tab-tenants');
+    expect(await page.isVisible('#view-tenants')).toBe(true);
+    const row = (tenant: string) => page.locator(`#tenants tr[data-tenant="${tenant}"]`);
+    await row('team-a').waitFor({ timeout: 8000 });
+    await row('team-b').waitFor({ timeout: 8000 });
+    await expect(row('team-a').locator('td').nth(1).textContent()).resolves.toBe('3');
+    await expect(row('team-b').locator('td').nth(1).textContent()).resolves.toBe('2');
+    // Share of service against share by weight (every tenant weighs 1 with keys off).
+    await expect(row('team-b').locator('.share-text').textContent()).resolves.toMatch(/^\d+ % \/ \d+ %$/);
+    expect(await page.locator('#tenants tr[data-tenant]').count()).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: join(ARTIFACTS, 'tenants.png') });
+  });
+
+  it('creates an API key, shows it once, lists it and revokes it', async () => {
+    await page.click('#key-toggle');
+    await page.fill('#new-key input[name="tenant"]', 'team-c');
+    await page.fill('#new-key input[name="weight"]', '2');
+    await page.fill('#new-key input[name="models"]', 'llama3*, qwen2.5:7b');
+    await page.fill('#new-key input[name="rpm"]', '60');
+    await page.click('#new-key button[type="submit"]');
+    await page.locator('#key-created').waitFor({ state: 'visible', timeout: 5000 });
+    const plain = await page.inputValue('#key-plain');
+    expect(plain).toMatch(/^herd_[A-Za-z0-9_-]{43}$/);
+
+    const keyRow = page.locator('#keys tr[data-key-id]', { hasText: 'team-c' });
+    await keyRow.waitFor({ timeout: 5000 });
+    await expect(keyRow.getAttribute('data-status')).resolves.toBe('active');
+    await expect(keyRow.locator('.model-cell').textContent()).resolves.toBe('llama3*, qwen2.5:7b');
+    // The list never holds the plain key, and neither does the page once it is dismissed.
+    const listed = await (await fetch(`${herd!.url}/herd/keys`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).text();
+    expect(listed).toContain('team-c');
+    expect(listed).not.toContain(plain);
+    await page.click('#key-done');
+    expect(await page.content()).not.toContain(plain);
+
+    await keyRow.locator('button[data-action="revoke"]').click(); // confirm() is accepted
+    await page.locator('#keys tr[data-status="revoked"]', { hasText: 'team-c' }).waitFor({ timeout: 5000 });
+  });
+});
+
 describe('prompt console', () => {
   beforeAll(async () => {
     await traffic?.stop(); // the console's request should not wait behind the load

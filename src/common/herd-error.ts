@@ -15,7 +15,12 @@ export type HerdErrorCode =
   | 'HERD_SHUTTING_DOWN'
   | 'HERD_UNAUTHORIZED'
   | 'HERD_FORBIDDEN'
-  | 'HERD_NOT_FOUND';
+  | 'HERD_NOT_FOUND'
+  | 'HERD_CONFLICT'
+  | 'HERD_INVALID_API_KEY'
+  | 'HERD_MODEL_NOT_ALLOWED'
+  | 'HERD_RATE_LIMITED'
+  | 'HERD_TOKEN_LIMITED';
 
 /** An error with the HTTP status and message a client should see, in Ollama's words where Ollama has some. */
 export class HerdError extends Error {
@@ -40,6 +45,16 @@ export class HerdError extends Error {
 
   static badRequest(message: string): HerdError {
     return new HerdError(400, 'HERD_BAD_REQUEST', message);
+  }
+
+  /** No API key, or one Herd does not know (or revoked, or expired), while HERD_AUTH=keys. */
+  static invalidApiKey(message: string): HerdError {
+    return new HerdError(401, 'HERD_INVALID_API_KEY', message);
+  }
+
+  /** Over a key's requests (rpm) or tokens (tpm) per minute; `retryAfterSeconds` until its window turns. */
+  static rateLimited(limit: 'rpm' | 'tpm', message: string, retryAfterSeconds: number): HerdError {
+    return new HerdError(429, limit === 'rpm' ? 'HERD_RATE_LIMITED' : 'HERD_TOKEN_LIMITED', message, retryAfterSeconds);
   }
 
   static redisDown(): HerdError {

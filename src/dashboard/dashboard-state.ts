@@ -4,12 +4,16 @@ import { LiveState, type LiveSource } from '../metrics/live-state';
 import type { RequestRecord } from '../inference/request-events';
 import { redactUrl } from '../redis/redis-connections';
 import { isLoopbackHost, withoutAddress } from '../security/access';
+import { RECENT_MINUTES, type UsageService } from '../usage/usage.service';
 import { RollingWindow, type RecentRequest, type Series, type WindowSummary } from './rolling-window';
+import { tenantShares, type DashboardTenants } from './tenant-shares';
 
 export interface DashboardSource extends LiveSource {
   config: { replicaId: string; strategy: string; adminKey?: string; maxQueue: number; host: string };
   fleet: Pick<FleetRegistry, 'nodes' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'isUp'>;
   inference: { runningCount(): number };
+  /** Service per tenant over the last minutes, from every replica (absent: no tenants view). */
+  usage?: Pick<UsageService, 'recent'>;
 }
 
 export interface DashboardNode {
@@ -48,6 +52,8 @@ export interface DashboardView {
   summary: WindowSummary;
   series: Series;
   recent: RecentRequest[];
+  /** Share of service against weight, and queue, per tenant: only for callers who pass the admin check (else null). */
+  tenants: DashboardTenants | null;
 }
 
 /** The dashboard's data: the fleet as this replica sees it, Redis-side load and queue, and this replica's traffic. */
@@ -67,10 +73,10 @@ export class DashboardState {
     this.window.add(r);
   }
 
-  /** `showUrls`: the caller passed the admin check; otherwise node addresses are left out. */
+  /** `showUrls`: the caller passed the admin check; otherwise node addresses and tenants are left out. */
   async view(showUrls = false, now = Date.now()): Promise<DashboardView> {
     const { fleet, config } = this.source;
-    const live = await this.live.get(now);
+    const [live, served] = await Promise.all([this.live.get(now), showUrls ? this.source.usage?.recent(now) : undefined]);
     const nodes = [...fleet.nodes()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })).map((n): DashboardNode => {
       const h = fleet.health(n.name);
       const load = live.loads?.get(n.name);
@@ -118,6 +124,7 @@ export class DashboardState {
       summary: this.window.summary(now),
       series: this.window.series(now),
       recent: this.window.recent(30),
+      tenants: showUrls && this.source.usage ? tenantShares(served, live.waitingByTenant, RECENT_MINUTES * 60) : null,
     };
   }
 }

@@ -7,21 +7,25 @@ import { LedgerRepository } from '../fleet/ledger.repository';
 import { InferenceModule } from '../inference/inference.module';
 import { InferenceService } from '../inference/inference.service';
 import { RequestEvents } from '../inference/request-events';
+import { FairShareRepository } from '../queue/fair-share.repository';
 import { JobQueueRepository } from '../queue/job-queue.repository';
 import { QueueModule } from '../queue/queue.module';
+import { UsageModule } from '../usage/usage.module';
+import { UsageService } from '../usage/usage.service';
 import { DashboardAssets, DashboardController } from './dashboard.controller';
 import { DashboardState } from './dashboard-state';
 import { findPublicDir, loadAssets, publicDirCandidates } from './static-assets';
 
 /** The operator dashboard and prompt console (`/dashboard`) and its JSON feed (`GET /herd/dashboard`). */
 @Module({
-  imports: [FleetModule, QueueModule, InferenceModule],
+  imports: [FleetModule, QueueModule, InferenceModule, UsageModule],
   controllers: [DashboardController],
   providers: [
     {
       provide: DashboardState,
-      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, inference: InferenceService) => new DashboardState({ config, fleet, ledger, queue, inference }),
-      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, InferenceService],
+      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, tenants: FairShareRepository, inference: InferenceService, usage: UsageService) =>
+        new DashboardState({ config, fleet, ledger, queue, tenants, inference, usage }),
+      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, FairShareRepository, InferenceService, UsageService],
     },
     { provide: DashboardAssets, useFactory: () => locateAssets() },
   ],

@@ -6,7 +6,7 @@ import type { RequestRecord } from '../inference/request-events';
 import { parseExposition, samplesOf, sumOf } from './exposition-parser';
 import { HerdMetrics, NO_NODE, UNKNOWN_MODEL, type MetricsSource } from './herd-metrics';
 
-function fakeSource(overrides: { loadsFail?: boolean } = {}): MetricsSource {
+function fakeSource(overrides: { loadsFail?: boolean; waiting?: Map<string, number> } = {}): MetricsSource {
   const nodes: NodeConfig[] = [
     { name: 'a', url: 'http://a', slots: 2, weight: 1, labels: {} },
     { name: 'b', url: 'http://b', slots: 1, weight: 1, labels: {}, draining: true },
@@ -34,6 +34,7 @@ function fakeSource(overrides: { loadsFail?: boolean } = {}): MetricsSource {
       },
     },
     queue: { countsByPriority: async () => (overrides.loadsFail ? Promise.reject(new Error('redis away')) : { 1: 2, 5: 7 }) },
+    tenants: { waitingByTenant: async () => (overrides.loadsFail ? Promise.reject(new Error('redis away')) : (overrides.waiting ?? new Map([['team-a', 4]]))) },
   };
 }
 
@@ -89,6 +90,49 @@ describe('HerdMetrics', () => {
     for (const fam of f.values()) for (const s of fam.samples) expect(Object.values(s.labels).join()).not.toContain('7f1c9a52');
   });
 
+  it('counts requests, tokens and queue wait per tenant; a request refused before its caller was known is (unknown)', async () => {
+    const m = new HerdMetrics(fakeSource(), { defaultMetrics: false });
+    m.observe(record({ tenant: 'team-a', promptTokens: 12, evalCount: 40, queueMs: 100 }));
+    m.observe(record({ tenant: 'team-a', promptTokens: 3, evalCount: 5, queueMs: 300 }));
+    m.observe(record({ tenant: 'team-b', outcome: 'error', status: 502, promptTokens: 9, evalCount: undefined, queueMs: 50 }));
+    m.observe(record({ tenant: undefined, node: undefined, outcome: 'rejected', status: 401, queueMs: undefined, evalCount: undefined }));
+    const f = parseExposition(await m.render());
+    expect(samplesOf(f, 'herd_tenant_requests_total').map((s) => [s.labels.tenant, s.labels.outcome, s.value])).toEqual([
+      ['team-a', 'ok', 2],
+      ['team-b', 'error', 1],
+      ['(unknown)', 'rejected', 1],
+    ]);
+    expect(sumOf(f, 'herd_tenant_tokens_total', { tenant: 'team-a', kind: 'output' })).toBe(45);
+    expect(sumOf(f, 'herd_tenant_tokens_total', { tenant: 'team-a', kind: 'prompt' })).toBe(15);
+    // Only answered requests are charged tokens.
+    expect(samplesOf(f, 'herd_tenant_tokens_total', { tenant: 'team-b' })).toHaveLength(0);
+    expect(sumOf(f, 'herd_tenant_queue_wait_seconds_count', { tenant: 'team-a' })).toBe(2);
+    expect(sumOf(f, 'herd_tenant_queue_wait_seconds_sum', { tenant: 'team-a' })).toBeCloseTo(0.4);
+    expect(sumOf(f, 'herd_tenant_queue_wait_seconds_count', { tenant: 'team-b' })).toBe(1);
+    expect(f.get('herd_tenant_queue_wait_seconds')?.type).toBe('histogram');
+    expect(samplesOf(f, 'herd_tenant_waiting').map((s) => [s.labels.tenant, s.value])).toEqual([['team-a', 4]]);
+  });
+
+  it('names at most the cap of tenants and folds the others, waiting ones too, into (other)', async () => {
+    const waiting = new Map([
+      ['t1', 1],
+      ['t9', 2],
+      ['t8', 3],
+    ]);
+    const m = new HerdMetrics(fakeSource({ waiting }), { defaultMetrics: false, maxTenants: 2 });
+    for (const tenant of ['t1', 't2', 't3', 't4', 't1']) m.observe(record({ tenant }));
+    const f = parseExposition(await m.render());
+    expect(samplesOf(f, 'herd_tenant_requests_total').map((s) => [s.labels.tenant, s.value])).toEqual([
+      ['t1', 2],
+      ['t2', 1],
+      ['(other)', 2],
+    ]);
+    expect(samplesOf(f, 'herd_tenant_waiting').map((s) => [s.labels.tenant, s.value])).toEqual([
+      ['t1', 1],
+      ['(other)', 5],
+    ]);
+  });
+
   it('folds the case and trailing slash of a route (Express matches both)', async () => {
     const m = new HerdMetrics(fakeSource(), { defaultMetrics: false });
     for (const route of ['/api/generate', '/API/Generate', '/api/generate/']) m.observe(record({ route }));
@@ -123,6 +167,7 @@ describe('HerdMetrics', () => {
     const f = parseExposition(await new HerdMetrics(fakeSource({ loadsFail: true }), { defaultMetrics: false }).render());
     expect(samplesOf(f, 'herd_node_in_flight')).toHaveLength(0);
     expect(samplesOf(f, 'herd_queue_depth')).toHaveLength(0);
+    expect(samplesOf(f, 'herd_tenant_waiting')).toHaveLength(0);
     expect(sumOf(f, 'herd_redis_up')).toBe(0);
     expect(sumOf(f, 'herd_node_up', { node: 'a' })).toBe(1);
   });

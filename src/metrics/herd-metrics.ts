@@ -3,7 +3,9 @@ import { circuitView } from '../fleet/circuit-breaker';
 import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { RequestRecord } from '../inference/request-events';
+import type { FairShareRepository } from '../queue/fair-share.repository';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
+import { OTHER_TENANT, TenantLabels } from '../usage/tenant-labels';
 import { LiveState } from './live-state';
 
 /** What the metrics read: the fleet registry, the ledger and the queue repository (MetricsModule), or a small fake in unit tests. */
@@ -12,6 +14,8 @@ export interface MetricsSource {
   fleet: Pick<FleetRegistry, 'nodes' | 'isUp' | 'nodeState' | 'circuit' | 'health' | 'rates' | 'modelPresence'>;
   ledger: Pick<LedgerRepository, 'loads'>;
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
+  /** Waiting requests per tenant, read at scrape time (absent: no herd_tenant_waiting samples). */
+  tenants?: Pick<FairShareRepository, 'waitingByTenant'>;
 }
 
 export const NODE_STATES: readonly NodeState[] = ['healthy', 'degraded', 'down', 'draining'];
@@ -43,11 +47,17 @@ export class HerdMetrics {
   private readonly queueWait: Histogram<'model'>;
   private readonly ttft: Histogram<'route' | 'model'>;
   private readonly estimateError: Histogram;
+  private readonly tenantRequests: Counter<'tenant' | 'outcome'>;
+  private readonly tenantTokens: Counter<'tenant' | 'kind'>;
+  private readonly tenantQueueWait: Histogram<'tenant'>;
+  /** Tenant names as labels, at most MAX_TENANT_LABELS of them (then "(other)"); never an API key. */
+  private readonly tenantLabels: TenantLabels;
 
   constructor(
     private readonly source: MetricsSource,
-    options: { defaultMetrics?: boolean } = {},
+    options: { defaultMetrics?: boolean; maxTenants?: number } = {},
   ) {
+    this.tenantLabels = new TenantLabels(options.maxTenants);
     this.live = new LiveState(source);
     const registers = [this.registry];
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'herd_' });
@@ -98,6 +108,26 @@ export class HerdMetrics {
       registers,
     });
 
+    this.tenantRequests = new Counter({
+      name: 'herd_tenant_requests_total',
+      help: 'Inference requests that ended, by tenant and outcome; "(unknown)" for requests refused before their caller was known.',
+      labelNames: ['tenant', 'outcome'],
+      registers,
+    });
+    this.tenantTokens = new Counter({
+      name: 'herd_tenant_tokens_total',
+      help: 'Tokens served to each tenant by requests that ended well: kind="prompt" (prompt_eval_count, or the estimate when the node gives none) or kind="output" (eval_count).',
+      labelNames: ['tenant', 'kind'],
+      registers,
+    });
+    this.tenantQueueWait = new Histogram({
+      name: 'herd_tenant_queue_wait_seconds',
+      help: 'From admission to the grant of a slot, by tenant.',
+      labelNames: ['tenant'],
+      buckets: QUEUE_BUCKETS,
+      registers,
+    });
+
     new Gauge({
       name: 'herd_info',
       help: 'Constant 1, labelled with this replica and its scheduling strategy.',
@@ -113,17 +143,26 @@ export class HerdMetrics {
     const model = r.node !== undefined || this.source.fleet.modelPresence(r.model) !== 'absent' ? r.model : UNKNOWN_MODEL;
     const node = r.node ?? NO_NODE;
     const route = this.routeLabel(r.route);
+    const tenant = this.tenantLabels.label(r.tenant);
     this.requests.inc({ route, model, node, outcome: r.outcome });
+    this.tenantRequests.inc({ tenant, outcome: r.outcome });
     if (r.retries > 0) this.retries.inc({ model }, r.retries);
     if (r.outcome === 'rejected') return;
     this.duration.observe({ route, model }, r.durationMs / 1000);
-    if (r.queueMs !== undefined) this.queueWait.observe({ model }, r.queueMs / 1000);
+    if (r.queueMs !== undefined) {
+      this.queueWait.observe({ model }, r.queueMs / 1000);
+      this.tenantQueueWait.observe({ tenant }, r.queueMs / 1000);
+    }
     if (r.stream && r.ttftMs !== undefined && r.serviceMs !== undefined) {
       // ttftMs and serviceMs count from the final attempt's start; durationMs - serviceMs is everything before it.
       this.ttft.observe({ route, model }, (r.durationMs - r.serviceMs + r.ttftMs) / 1000);
     }
     if (r.outcome !== 'ok') return;
-    if (r.evalCount !== undefined && r.evalCount > 0) this.tokens.inc({ model, node }, r.evalCount);
+    if (r.evalCount !== undefined && r.evalCount > 0) {
+      this.tokens.inc({ model, node }, r.evalCount);
+      this.tenantTokens.inc({ tenant, kind: 'output' }, r.evalCount);
+    }
+    if (r.promptTokens !== undefined && r.promptTokens > 0) this.tenantTokens.inc({ tenant, kind: 'prompt' }, r.promptTokens);
     if (r.estimateMs !== undefined && r.estimateMs > 0 && r.serviceMs !== undefined) this.estimateError.observe(r.serviceMs / r.estimateMs);
   }
 
@@ -240,6 +279,24 @@ export class HerdMetrics {
         this.reset();
         if (!state.depth) return;
         for (const p of PRIORITIES) this.set({ priority: String(p) }, state.depth[p] ?? 0);
+      },
+    });
+    const labels = this.tenantLabels;
+    new Gauge({
+      name: 'herd_tenant_waiting',
+      help: 'Requests waiting in the shared queue, by tenant (from Redis: the same on every replica).',
+      labelNames: ['tenant'],
+      registers,
+      async collect() {
+        const state = await live.get();
+        this.reset();
+        if (!state.waitingByTenant) return;
+        for (const [name, count] of state.waitingByTenant) {
+          const tenant = labels.label(name);
+          // Folded tenants add up under one label.
+          if (tenant === OTHER_TENANT) this.inc({ tenant }, count);
+          else this.set({ tenant }, count);
+        }
       },
     });
     new Gauge({

@@ -1,17 +1,22 @@
 import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
+import type { FairShareRepository } from '../queue/fair-share.repository';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
 
 export interface LiveSource {
   fleet: Pick<FleetRegistry, 'nodes'>;
   ledger: Pick<LedgerRepository, 'loads'>;
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
+  /** Waiting requests per tenant (the fair-share index); absent in tests that do not need it. */
+  tenants?: Pick<FairShareRepository, 'waitingByTenant'>;
 }
 
-/** What only Redis knows: load of every node (all replicas) and waiting jobs per priority. Undefined when Redis did not answer. */
+/** What only Redis knows: load of every node (all replicas), waiting jobs per priority and per tenant. Undefined when Redis did not answer. */
 export interface LiveSnapshot {
   loads?: Map<string, NodeLoad>;
   depth?: Record<number, number>;
+  /** Tenants with requests waiting, and how many each. */
+  waitingByTenant?: Map<string, number>;
   at: number;
 }
 
@@ -38,10 +43,11 @@ export class LiveState {
 
   private async load(now: number): Promise<LiveSnapshot> {
     const names = this.source.fleet.nodes().map((n) => n.name);
-    const [loads, depth] = await Promise.all([
+    const [loads, depth, waitingByTenant] = await Promise.all([
       this.source.ledger.loads(names).catch(() => undefined),
       this.source.queue.countsByPriority().catch(() => undefined),
+      this.source.tenants?.waitingByTenant().catch(() => undefined),
     ]);
-    return { loads, depth, at: now };
+    return { loads, depth, waitingByTenant, at: now };
   }
 }

@@ -6,6 +6,7 @@ import { FleetRegistry } from '../fleet/fleet-registry';
 import { LedgerRepository } from '../fleet/ledger.repository';
 import { InferenceModule } from '../inference/inference.module';
 import { RequestEvents } from '../inference/request-events';
+import { FairShareRepository } from '../queue/fair-share.repository';
 import { JobQueueRepository } from '../queue/job-queue.repository';
 import { QueueModule } from '../queue/queue.module';
 import { HerdMetrics } from './herd-metrics';
@@ -19,8 +20,8 @@ import { logRequest } from './request-log';
   providers: [
     {
       provide: HerdMetrics,
-      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository) => new HerdMetrics({ config, fleet, ledger, queue }),
-      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository],
+      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, tenants: FairShareRepository) => new HerdMetrics({ config, fleet, ledger, queue, tenants }),
+      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, FairShareRepository],
     },
   ],
   exports: [HerdMetrics],

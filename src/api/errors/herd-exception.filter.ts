@@ -4,6 +4,24 @@ import { toClientError, type ClientError } from '../../common/client-error';
 import type { Logger } from '../../common/logger';
 import { wasRecorded } from '../../inference/request-events';
 
+/**
+ * Errors OpenAI's own API has an answer for, in its words (`type`, `code`, `param`), so SDKs and tools that
+ * branch on them (an invalid key, a rate limit by requests or by tokens) behave as with OpenAI. Every other
+ * error carries Herd's code.
+ */
+const OPENAI_ERRORS: Partial<Record<string, { type: string; code: string; param: string | null }>> = {
+  HERD_INVALID_API_KEY: { type: 'invalid_request_error', code: 'invalid_api_key', param: null },
+  HERD_MODEL_NOT_ALLOWED: { type: 'invalid_request_error', code: 'model_not_allowed', param: 'model' },
+  HERD_RATE_LIMITED: { type: 'requests', code: 'rate_limit_exceeded', param: null },
+  HERD_TOKEN_LIMITED: { type: 'tokens', code: 'rate_limit_exceeded', param: null },
+};
+
+function openAiError(err: ClientError): { message: string; type: string; param: string | null; code: string } {
+  const known = OPENAI_ERRORS[err.code];
+  if (known) return { message: err.message, type: known.type, param: known.param, code: known.code };
+  return { message: err.message, type: err.status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: err.code };
+}
+
 /** Writes an error in the shape of the API the client called: OpenAI's under /v1, Ollama's elsewhere. */
 export function writeError(req: Request, res: Response, err: ClientError): void {
   const openai = req.path.startsWith('/v1/');
@@ -15,9 +33,9 @@ export function writeError(req: Request, res: Response, err: ClientError): void 
     return;
   }
   if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
+  if (err.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="herd"');
   res.setHeader('X-Herd-Error-Code', err.code);
-  const type = err.status >= 500 ? 'server_error' : 'invalid_request_error';
-  res.status(err.status).json(openai ? { error: { message: err.message, type, param: null, code: err.code } } : { error: err.message });
+  res.status(err.status).json(openai ? { error: openAiError(err) } : { error: err.message });
 }
 
 @Catch()

@@ -139,15 +139,18 @@
 
   // ---------------------------------------------------------------- tabs
 
+  const VIEWS = ['fleet', 'tenants', 'console'];
+
   function showView() {
-    const view = location.hash === '#console' ? 'console' : 'fleet';
-    $('view-fleet').hidden = view !== 'fleet';
-    $('view-console').hidden = view !== 'console';
-    $('tab-fleet').classList.toggle('active', view === 'fleet');
-    $('tab-console').classList.toggle('active', view === 'console');
-    $('tab-fleet').setAttribute('aria-selected', String(view === 'fleet'));
-    $('tab-console').setAttribute('aria-selected', String(view === 'console'));
+    const asked = location.hash.slice(1);
+    const view = VIEWS.includes(asked) ? asked : 'fleet';
+    for (const v of VIEWS) {
+      $(`view-${v}`).hidden = v !== view;
+      $(`tab-${v}`).classList.toggle('active', v === view);
+      $(`tab-${v}`).setAttribute('aria-selected', String(v === view));
+    }
     if (view === 'console') loadModels();
+    if (view === 'tenants') loadKeys();
     if (view === 'fleet' && last) renderCharts(last);
   }
   window.addEventListener('hashchange', showView);
@@ -199,6 +202,7 @@
     renderQueue(d);
     if (!$('view-fleet').hidden) renderCharts(d);
     renderRecent(d);
+    renderTenants(d);
   }
 
   // ---------------------------------------------------------------- tiles
@@ -559,6 +563,213 @@
       }),
     );
   }
+
+  // ---------------------------------------------------------------- tenants
+
+  const pct = (v) => (v === null || v === undefined ? '–' : `${nf0.format(v * 100)} %`);
+
+  function renderTenants(d) {
+    const body = $('tenants');
+    const t = d.tenants;
+    if (!t) {
+      setText($('tenants-sub'), '');
+      const why = d.adminLocked ? 'Tenants are shown with the admin key; set HERD_ADMIN_KEY on Herd first.' : 'Enter the admin key (top right) to see tenants: their names and usage are for the operator.';
+      body.replaceChildren(h('tr', { class: 'recent-empty' }, h('td', { colspan: 8, text: why })));
+      return;
+    }
+    const minutes = Math.round(t.windowSeconds / 60);
+    setText($('tenants-sub'), `last ${minutes} min · all replicas${t.more ? ` · ${t.more} more not shown` : ''}`);
+    if (t.rows.length === 0) {
+      body.replaceChildren(h('tr', { class: 'recent-empty' }, h('td', { colspan: 8, text: `No tenant was served in the last ${minutes} minutes, and nobody waits.` })));
+      return;
+    }
+    body.replaceChildren(
+      ...t.rows.map((r) => {
+        const bar = h('div', { class: 'share-bar' });
+        bar.style.width = `${Math.min(100, 100 * (r.serviceShare || 0))}%`;
+        const mark = h('div', { class: 'share-mark', title: `weight share ${pct(r.weightShare)}` });
+        mark.style.left = `${Math.min(100, 100 * r.weightShare)}%`;
+        const over = r.serviceShare !== null && r.serviceShare > r.weightShare * 1.1;
+        return h(
+          'tr',
+          { 'data-tenant': r.tenant },
+          h('td', { class: 'tenant-name', text: r.tenant, title: r.tenant }),
+          h('td', { class: 'num', text: nf0.format(r.requests) }),
+          h('td', { class: 'num', text: fmtTokens(r.promptTokens) }),
+          h('td', { class: 'num', text: fmtTokens(r.outputTokens) }),
+          h('td', { class: 'share-col' }, h('div', { class: 'share' }, h('div', { class: 'share-track' }, bar, mark), h('span', { class: over ? 'share-text over' : 'share-text', text: `${pct(r.serviceShare)} / ${pct(r.weightShare)}` }))),
+          h('td', { class: 'num', text: fmtTokens(r.service) }),
+          h('td', { class: 'num', text: nf2.format(r.weight) }),
+          h('td', { class: r.waiting ? 'num waiting' : 'num', text: r.waiting === null ? '–' : nf0.format(r.waiting) }),
+        );
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- API keys
+
+  let keysLoading = false;
+
+  /** GET /herd/keys answers an array of key records (never the keys themselves), or {keys: [...]}. */
+  async function loadKeys() {
+    if (keysLoading) return;
+    keysLoading = true;
+    const body = $('keys');
+    try {
+      const res = await fetch('/herd/keys', { cache: 'no-store', headers: adminHeaders(), signal: AbortSignal.timeout(10_000) });
+      if (res.status === 401) throw new Error('Enter the admin key (top right) to list and create API keys.');
+      if (res.status === 404) throw new Error('This Herd has no /herd/keys.');
+      if (!res.ok) throw new Error(await errorText(res));
+      const data = await res.json();
+      const keys = Array.isArray(data) ? data : data && Array.isArray(data.keys) ? data.keys : [];
+      renderKeys(keys);
+    } catch (err) {
+      setText($('keys-sub'), '');
+      body.replaceChildren(h('tr', { class: 'recent-empty' }, h('td', { colspan: 10, text: err.message })));
+    } finally {
+      keysLoading = false;
+    }
+  }
+
+  function fmtDate(iso) {
+    if (!iso) return '–';
+    const t = Date.parse(iso);
+    return Number.isFinite(t) ? new Date(t).toLocaleString('en-GB', { hour12: false, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) : String(iso);
+  }
+
+  const orNone = (v) => (v === null || v === undefined ? '–' : nf0.format(v));
+
+  /** A key's state: the record's own status when it has one, else from revokedAt and expiresAt. */
+  function keyStatus(k, now) {
+    if (k.status === 'active' || k.status === 'expired' || k.status === 'revoked') return k.status;
+    if (k.revokedAt) return 'revoked';
+    return k.expiresAt && Date.parse(k.expiresAt) <= now ? 'expired' : 'active';
+  }
+
+  const STATUS_PILL = { active: 'ok', expired: 'canceled', revoked: 'rejected' };
+  const STATUS_ORDER = { active: 0, expired: 1, revoked: 2 };
+
+  function renderKeys(keys) {
+    const body = $('keys');
+    const now = Date.now();
+    const rows = keys.map((k) => ({ k, status: keyStatus(k, now) }));
+    const active = rows.filter((r) => r.status === 'active').length;
+    setText($('keys-sub'), `${active} active${rows.length > active ? ` · ${rows.length - active} expired or revoked` : ''}`);
+    if (rows.length === 0) {
+      body.replaceChildren(h('tr', { class: 'recent-empty' }, h('td', { colspan: 10, text: 'No API keys yet. With HERD_AUTH=keys every inference request needs one.' })));
+      return;
+    }
+    body.replaceChildren(
+      ...rows
+        .sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || String(a.k.tenant).localeCompare(String(b.k.tenant)) || String(a.k.createdAt).localeCompare(String(b.k.createdAt)))
+        .map(({ k, status }) => {
+          let action = null;
+          if (status !== 'revoked') {
+            action = h('button', { class: 'btn small danger', type: 'button', 'data-action': 'revoke', text: 'Revoke' });
+            action.addEventListener('click', () => revokeKey(k, action));
+          }
+          const models = Array.isArray(k.models) && k.models.length ? k.models.join(', ') : 'all';
+          return h(
+            'tr',
+            { 'data-key-id': k.id, 'data-status': status },
+            h('td', { class: 'mono', text: k.id, title: k.name ? `${k.id} · ${k.name}` : k.id }),
+            h('td', { class: 'tenant-name', text: k.name ? `${k.tenant} · ${k.name}` : k.tenant, title: k.tenant }),
+            h('td', { class: 'num', text: k.weight === undefined || k.weight === null ? '1' : nf2.format(k.weight) }),
+            h('td', { class: 'num', text: k.priorityFloor === undefined || k.priorityFloor === null ? '–' : k.priorityFloor }),
+            h('td', { class: 'model-cell', text: models, title: models }),
+            h('td', { class: 'num', text: orNone(k.rpm) }),
+            h('td', { class: 'num', text: orNone(k.tpm) }),
+            h('td', null, status === 'active' ? fmtDate(k.expiresAt) : h('span', { class: `pill ${STATUS_PILL[status]}`, text: status, title: status === 'revoked' ? `revoked ${fmtDate(k.revokedAt)}` : `expired ${fmtDate(k.expiresAt)}` })),
+            h('td', { text: fmtDate(k.createdAt) }),
+            h('td', { class: 'num' }, action),
+          );
+        }),
+    );
+  }
+
+  async function revokeKey(k, button) {
+    if (!confirm(`Revoke key ${k.id} of tenant ${k.tenant}? Requests with it are refused from now on.`)) return;
+    button.disabled = true;
+    try {
+      await admin('DELETE', `/herd/keys/${encodeURIComponent(k.id)}`);
+      toast(`key ${k.id} revoked`);
+    } catch (err) {
+      toast(err.message, true);
+      button.disabled = false;
+    } finally {
+      loadKeys();
+    }
+  }
+
+  /** The form as a POST /herd/keys body: empty fields are left out, so Herd's defaults apply. */
+  function keyBody(form) {
+    const data = new FormData(form);
+    const text = (name) => String(data.get(name) || '').trim();
+    const body = { tenant: text('tenant') };
+    if (text('name')) body.name = text('name');
+    for (const name of ['weight', 'priorityFloor', 'rpm', 'tpm']) if (text(name)) body[name] = Number(text(name));
+    const models = text('models')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+    if (models.length) body.models = models;
+    if (text('expiresAt')) {
+      const t = new Date(text('expiresAt'));
+      if (!Number.isFinite(t.getTime())) throw new Error('Expires: not a date');
+      body.expiresAt = t.toISOString();
+    }
+    return body;
+  }
+
+  $('key-toggle').addEventListener('click', () => {
+    const form = $('new-key');
+    form.hidden = !form.hidden;
+    if (!form.hidden) form.querySelector('input[name="tenant"]').focus();
+  });
+  $('key-cancel').addEventListener('click', () => ($('new-key').hidden = true));
+
+  $('new-key').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const form = ev.currentTarget;
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const created = await admin('POST', '/herd/keys', keyBody(form));
+      // The plain key is in this answer only: shown once, as an input's value (never as markup).
+      setText($('key-created-title'), `New key for ${created.tenant}`);
+      $('key-plain').value = created.key || '';
+      $('key-created').hidden = false;
+      $('key-plain').focus();
+      $('key-plain').select();
+      form.reset();
+      form.hidden = true;
+    } catch (err) {
+      toast(err.message, true);
+    } finally {
+      button.disabled = false;
+      loadKeys();
+    }
+  });
+
+  $('key-copy').addEventListener('click', async () => {
+    const input = $('key-plain');
+    try {
+      await navigator.clipboard.writeText(input.value);
+      toast('key copied');
+    } catch {
+      input.select(); // no clipboard access (plain HTTP): selected for Ctrl+C
+      toast('Press Ctrl+C to copy the selected key');
+    }
+  });
+  $('key-done').addEventListener('click', () => {
+    $('key-plain').value = '';
+    $('key-created').hidden = true;
+  });
+  let keysTimer;
+  keyInput.addEventListener('input', () => {
+    clearTimeout(keysTimer);
+    keysTimer = setTimeout(() => !$('view-tenants').hidden && loadKeys(), 400);
+  });
 
   // ---------------------------------------------------------------- console
 
