@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AffinityService, MIN_AFFINITY_TOKENS } from '../affinity/affinity.service';
 import { HerdError } from '../common/herd-error';
 import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { FleetRegistry } from '../fleet/fleet-registry';
 import { LearningService } from '../learning/learning.service';
 import { QueueDepth } from '../queue/queue-depth';
 import type { Ticket } from '../queue/ticket';
+import { prefixChain, type PrefixLink } from '../scheduler/prefix-chain';
 import type { Caller } from '../tenants/caller';
 import { TenantAccessService } from '../tenants/tenant-access.service';
 import { askedModel, type InferenceRequest } from './inference-request';
@@ -24,6 +26,7 @@ export class AdmissionService {
     private readonly depth: QueueDepth,
     private readonly learning: LearningService,
     private readonly access: TenantAccessService,
+    private readonly affinity: AffinityService,
     @Inject(HERD_CONFIG) private readonly config: HerdConfig,
   ) {}
 
@@ -37,10 +40,28 @@ export class AdmissionService {
     return this.closed;
   }
 
-  /** Who is calling and may it (TenantAccessService), then may this replica take it now; its ticket. */
-  async admit(req: InferenceRequest): Promise<{ ticket: Ticket; caller: Caller }> {
+  /**
+   * Who is calling and may it (TenantAccessService), then may this replica take it now; its ticket, with the
+   * prompt tokens each node probably still holds in its cache (AffinityService), and the prompt's prefix chain.
+   */
+  async admit(req: InferenceRequest, onCaller: (caller: Caller) => void = () => undefined): Promise<{ ticket: Ticket; caller: Caller; chain: PrefixLink[] }> {
     const caller = await this.access.identify({ credential: req.credential, tenantHeader: req.tenantHeader, model: req.model, priority: req.priority });
-    return { ticket: this.ticketFor(req, caller), caller };
+    // Known from here: a refusal below (no such model, queue full) is still the caller's.
+    onCaller(caller);
+    const ticket = this.ticketFor(req, caller);
+    const chain = this.chainOf(req, ticket.promptTokens);
+    if (chain.length > 0) {
+      // Affinity is an optimisation: without an answer from Redis the request is placed as if nothing were cached.
+      ticket.cachedTokens = await this.affinity.expectCached(req.model, chain, this.fleet.nodesWithModel(req.model)).catch(() => undefined);
+    }
+    return { ticket, caller, chain };
+  }
+
+  /** The prompt's prefix chain, when conversation affinity may help it (long enough, ECT, affinity on). */
+  private chainOf(req: InferenceRequest, promptTokens: number): PrefixLink[] {
+    if (!req.prefixParts || promptTokens < MIN_AFFINITY_TOKENS) return [];
+    const chain = prefixChain(req.model, req.prefixParts(), (text) => this.learning.promptTokens(req.model, text));
+    return this.affinity.applies(chain) ? chain : [];
   }
 
   private ticketFor(req: InferenceRequest, caller: Caller): Ticket {

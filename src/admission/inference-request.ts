@@ -15,6 +15,8 @@ export interface InferenceRequest {
   priority: number;
   /** Text used for the prompt-size estimate (prompt, or all messages). */
   promptText: string;
+  /** The prompt cut where another request may share its beginning (messages, or blocks); see prefix-chain.ts. */
+  prefixParts?: () => string[];
   numPredict?: number;
   upstreamPath: string;
   upstreamBody: Record<string, unknown>;
@@ -36,6 +38,8 @@ export interface RequestSpec {
   bodyPriority?: number;
   /** Text for the prompt-size estimate. */
   promptText: string;
+  /** The prompt's parts for conversation affinity (chat messages, or raw prompt blocks); absent: no affinity. */
+  prefixParts?: () => string[];
   numPredict?: number;
   stream: boolean;
 }
@@ -53,6 +57,7 @@ export function inferenceRequestFrom(req: Request, spec: RequestSpec): Inference
     requestedModel: spec.model,
     priority,
     promptText: spec.promptText,
+    prefixParts: spec.prefixParts,
     numPredict: spec.numPredict,
     upstreamPath: spec.path,
     upstreamBody: { ...body, stream: spec.stream },

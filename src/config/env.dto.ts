@@ -54,6 +54,12 @@ export class HerdEnv {
   @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_FAIR_SHARE must be on or off' })
   HERD_FAIR_SHARE?: string;
 
+  @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_AFFINITY must be on or off' })
+  HERD_AFFINITY?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(86_400_000)
+  HERD_AFFINITY_TTL_MS?: number;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(100)
   HERD_HEALTH_INTERVAL_MS?: number;
 

@@ -10,6 +10,8 @@ export interface NodeConfig {
   weight: number;
   memoryGb?: number;
   tokensPerSecond?: number;
+  /** Prompt sequences the node keeps in host RAM besides its slots (llama.cpp --cache-ram; 0 or unset: slots only). */
+  promptCacheEntries?: number;
   labels: Record<string, string>;
   /** Set at runtime through the admin API: no new work, running requests finish. */
   draining?: boolean;
@@ -39,6 +41,10 @@ export interface HerdConfig {
   auth: 'off' | 'keys';
   /** Among waiting jobs of one priority, the next slot goes to the tenant served least per weight (default on). */
   fairShare: boolean;
+  /** Conversation affinity: ECT counts the prompt prefix a node probably still holds (default on; ect only). */
+  affinity: boolean;
+  /** How long a node is assumed to keep a prompt warm after serving it (Ollama's default keep-alive: 5 min). */
+  affinityTtlMs: number;
   healthIntervalMs: number;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;

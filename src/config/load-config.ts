@@ -54,6 +54,7 @@ export function parseNodes(raw: unknown, where: string): { nodes: NodeConfig[]; 
       weight: dto.weight ?? 1,
       memoryGb: dto.memoryGb,
       tokensPerSecond: dto.tokensPerSecond,
+      promptCacheEntries: dto.promptCacheEntries,
       labels: dto.labels ?? {},
     });
   });
@@ -125,6 +126,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
     auth: env.HERD_AUTH === 'keys' ? 'keys' : 'off',
     fairShare: env.HERD_FAIR_SHARE !== 'off',
+    affinity: env.HERD_AFFINITY !== 'off',
+    affinityTtlMs: env.HERD_AFFINITY_TTL_MS ?? 300_000,
     healthIntervalMs: env.HERD_HEALTH_INTERVAL_MS ?? 5000,
     connectTimeoutMs: env.HERD_CONNECT_TIMEOUT_MS ?? 2000,
     firstByteTimeoutMs: env.HERD_FIRST_BYTE_TIMEOUT_MS ?? 120_000,

@@ -22,6 +22,9 @@ export class NodeConfigDto {
   @IsOptional() @IsNumber() @IsPositive()
   tokensPerSecond?: number;
 
+  @IsOptional() @IsInt() @Min(0) @Max(100_000)
+  promptCacheEntries?: number;
+
   @IsOptional() @IsObject()
   labels?: Record<string, string>;
 }

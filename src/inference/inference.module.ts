@@ -1,3 +1,4 @@
+import { AffinityModule } from '../affinity/affinity.module';
 import { Module } from '@nestjs/common';
 import { AdmissionModule } from '../admission/admission.module';
 import { FleetModule } from '../fleet/fleet.module';
@@ -11,7 +12,7 @@ import { RequestEvents } from './request-events';
 
 /** The request path: admit → queue → place → relay → learn, and the one record each request ends as. */
 @Module({
-  imports: [AdmissionModule, QueueModule, PlacementModule, FleetModule, LearningModule, UpstreamModule],
+  imports: [AdmissionModule, AffinityModule, QueueModule, PlacementModule, FleetModule, LearningModule, UpstreamModule],
   providers: [InferenceService, LiveAttempts, RequestEvents],
   exports: [InferenceService, RequestEvents],
 })

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AdmissionService } from '../admission/admission.service';
 import { askedModel, type InferenceRequest } from '../admission/inference-request';
+import { AffinityService } from '../affinity/affinity.service';
 import { toClientError } from '../common/client-error';
 import { CanceledError, HerdError } from '../common/herd-error';
 import { Logger } from '../common/logger';
@@ -53,6 +54,7 @@ export class InferenceService {
     private readonly nodeHealth: NodeHealthService,
     private readonly breakers: BreakerService,
     private readonly learning: LearningService,
+    private readonly affinity: AffinityService,
     private readonly client: OllamaNodeClient,
     private readonly events: RequestEvents,
     @Inject(HERD_CONFIG) private readonly config: HerdConfig,
@@ -91,6 +93,7 @@ export class InferenceService {
       if (last) {
         record.node = last.node?.name;
         record.estimateMs = last.grant.estimateMs;
+        record.cachedTokensExpected = last.grant.parts.cachedTokens;
         record.serviceMs = end - last.startedAt;
         record.ttftMs = last.firstByteAt !== undefined ? last.firstByteAt - last.startedAt : undefined;
         const counts = tokenCounts(last.final);
@@ -102,10 +105,13 @@ export class InferenceService {
   }
 
   private async run<T>(req: InferenceRequest, signal: AbortSignal, consume: Consume<T>, record: RequestRecord, onAttempt: (a: Attempt) => void): Promise<T> {
-    const { ticket, caller } = await this.admission.admit(req); // 1. admit
+    const { ticket, caller, chain } = await this.admission.admit(req, (c) => {
+      record.tenant = c.tenant;
+      record.weight = c.weight;
+      record.keyId = c.keyId;
+      record.priority = c.priority;
+    }); // 1. admit
     record.id = ticket.requestId;
-    record.tenant = caller.tenant;
-    record.priority = caller.priority;
     let grant = await this.queue.acquire(ticket, req.bodyBytes, signal); // 2. queue, 3. place
     const queueMs = Date.now() - ticket.enqueuedAt;
     const estimate: RequestEstimate = { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown };
@@ -152,6 +158,7 @@ export class InferenceService {
           served = attempt;
           const result = await consume(res, attempt);
           this.learning.fromAnswer(attempt, res.statusCode, req.model, req.numPredict); // 5. learn
+          if (res.statusCode === 200) this.affinity.served(node, req.model, chain);
           return result;
         } catch (caught) {
           if (signal.aborted) throw new CanceledError();

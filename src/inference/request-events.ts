@@ -9,6 +9,10 @@ export interface RequestRecord {
   priority: number;
   /** Who the request is charged to; absent when it was refused before its caller was known (e.g. 401). */
   tenant?: string;
+  /** The tenant's share weight (from its API key; 1 with keys off). */
+  weight?: number;
+  /** The API key's id (never the key) with HERD_AUTH=keys: its tokens count against the key's tpm. */
+  keyId?: string;
   replica: string;
   stream: boolean;
   /** Node that served the final attempt (absent when the request never reached one). */
@@ -16,6 +20,8 @@ export interface RequestRecord {
   queueMs?: number;
   /** The scheduler's prediction for the final attempt, from grant to last byte. */
   estimateMs?: number;
+  /** Prompt tokens the node was expected to hold in its cache (conversation affinity), when any. */
+  cachedTokensExpected?: number;
   /** From grant to the first byte written to the client. */
   ttftMs?: number;
   /** From arrival to the end. */

@@ -72,7 +72,7 @@ export class LearningService {
     const node = attempt.node.name;
     void this.breakers.reportSuccess(node).catch(() => undefined);
     if (status === 200) void this.nodeHealth.markResident(node, model).catch(() => undefined);
-    if (attempt.final) void this.learnQuietly(node, attempt.estimate, attempt.final, attempt.grant.streams, numPredict);
+    if (attempt.final) void this.learnQuietly(node, { ...attempt.estimate, cachedTokens: attempt.grant.parts.cachedTokens ? { [node]: attempt.grant.parts.cachedTokens } : undefined }, attempt.final, attempt.grant.streams, numPredict);
   }
 
   private async learnQuietly(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
@@ -81,6 +81,11 @@ export class LearningService {
     } catch (err) {
       this.log.debug('learning skipped', { error: (err as Error).message });
     }
+  }
+
+  /** Estimated prompt tokens of `text` for `model` (its learned correction applied). */
+  promptTokens(model: string, text: string): number {
+    return estimatePromptTokens(text, this.stats.get(normalizeModelName(model))?.promptCorrection);
   }
 
   /** `model` is the normalised name (the key stats and rates are kept under). */
@@ -106,7 +111,8 @@ export class LearningService {
     if (numPredict === undefined && typeof chunk.eval_count === 'number') {
       next.meanOutputTokens = ewma(prev.meanOutputTokens, chunk.eval_count, 0.2);
     }
-    if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0) {
+    // A prompt served (partly) from the node's cache reports only what was evaluated: no lesson about its size.
+    if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0 && !likelyCacheHit(node, estimate, chunk.prompt_eval_count)) {
       next.promptCorrection = learnPromptCorrection(prev.promptCorrection, estimate.promptTokens / (prev.promptCorrection ?? 1), chunk.prompt_eval_count);
     }
     this.stats.set(model, next);
@@ -137,4 +143,12 @@ export class LearningService {
       for (const m of models) this.dirtyStats.add(m);
     }
   }
+}
+
+/**
+ * Whether an answer's prompt evaluation was probably cut short by the node's prompt cache: Herd expected a hit
+ * there, or the node evaluated under a quarter of the estimated prompt (far beyond the estimator's usual error).
+ */
+export function likelyCacheHit(node: string, estimate: RequestEstimate, evaluated: number): boolean {
+  return (estimate.cachedTokens?.[node] ?? 0) > 0 || evaluated < estimate.promptTokens / 4;
 }

@@ -69,6 +69,14 @@ export class RedisKeys {
   leaseTokens(node: string): string {
     return `${this.prefix}:lease-tokens:{${node}}`;
   }
+  /** Zset of the prompt prefix links one node served lately for one model: member link hash, score its serving sequence. */
+  affinityLinks(node: string, model: string): string {
+    return `${this.prefix}:affinity:{${node}}:${model}`;
+  }
+  /** One node's serving sequence for one model (one per request served), beside affinityLinks in its slot. */
+  affinitySeq(node: string, model: string): string {
+    return `${this.prefix}:affinity-seq:{${node}}:${model}`;
+  }
   /** Hash: `node|model` -> JSON ModelRates learned from final chunks. */
   get rates(): string {
     return `${this.shared}:rates`;
@@ -105,6 +113,14 @@ export class RedisKeys {
   get fairSeq(): string {
     return `${this.shared}:fair:seq`;
   }
+  /** Hash of one UTC day's usage (`YYYY-MM-DD`): `tenant|field` -> count (requests, outcomes, tokens, queue wait); expires after the retention. */
+  usageDay(day: string): string {
+    return `${this.shared}:usage:day:${day}`;
+  }
+  /** Hash of one minute's service (epoch minute): `tenant|field` -> tokens, requests, weight; kept a few minutes, for the dashboard. */
+  usageMinute(minute: number): string {
+    return `${this.shared}:usage:minute:${minute}`;
+  }
   /** Counter for rotating strategies, shared by replicas. */
   get sequence(): string {
     return `${this.shared}:sequence`;
@@ -128,5 +144,21 @@ export class RedisKeys {
   /** Pub/sub: the fleet changed (nodes or health); replicas refresh their snapshot. */
   get fleetChannel(): string {
     return `${this.prefix}:ch:fleet`;
+  }
+  /** Hash: API key id -> JSON ApiKeyRecord (never the key, never its hash). */
+  get apiKeys(): string {
+    return `${this.shared}:api-keys`;
+  }
+  /** Hash: SHA-256 of an API key -> key id: how a presented key is found (beside `apiKeys`, one slot). */
+  get apiKeyHashes(): string {
+    return `${this.shared}:api-key-hashes`;
+  }
+  /** Hash of one key's current rate window (w: window number, r: requests, t: tokens), tagged by key id like leases. */
+  keyRate(keyId: string): string {
+    return `${this.prefix}:key-rate:{${keyId}}`;
+  }
+  /** Pub/sub: an API key was created, changed or revoked (message: its id); replicas drop their cached look-ups. */
+  get keysChannel(): string {
+    return `${this.prefix}:ch:keys`;
   }
 }

@@ -20,6 +20,8 @@ export function testConfig(overrides: TestOverrides): HerdConfig {
     strategy: 'ect',
     auth: 'off',
     fairShare: true,
+    affinity: true,
+    affinityTtlMs: 300_000,
     healthIntervalMs: 500,
     connectTimeoutMs: 500,
     firstByteTimeoutMs: 10_000,

@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../admission/validate-body';
 import { numPredictOf } from '../../admission/request-text';
+import { promptParts } from '../../scheduler/prefix-chain';
 import { InferenceRoute } from '../inference-route';
 import { HerdGenerateDto } from './herd-generate.dto';
 
@@ -19,6 +20,7 @@ export class HerdGenerateController {
       model: dto.model,
       bodyPriority: dto.priority,
       promptText: (dto.system ?? '') + dto.prompt,
+      prefixParts: () => promptParts(dto.prompt, dto.system),
       numPredict: numPredictOf(dto.options),
       stream: dto.stream ?? false,
       format: 'ndjson',

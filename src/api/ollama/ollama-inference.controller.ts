@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../admission/validate-body';
 import { inputText, messagesText, numPredictOf } from '../../admission/request-text';
+import { messageParts, promptParts } from '../../scheduler/prefix-chain';
 import { InferenceRoute } from '../inference-route';
 import { ChatDto, EmbedDto, EmbeddingsDto, GenerateDto } from './ollama-inference.dto';
 
@@ -19,6 +20,7 @@ export class OllamaInferenceController {
       model: dto.model,
       bodyPriority: dto.priority,
       promptText: (dto.system ?? '') + (dto.prompt ?? '') + (dto.suffix ?? ''),
+      prefixParts: () => promptParts(dto.prompt ?? '', dto.system),
       numPredict: numPredictOf(dto.options),
       stream: dto.stream ?? true,
       format: 'ndjson',
@@ -34,6 +36,7 @@ export class OllamaInferenceController {
       model: dto.model,
       bodyPriority: dto.priority,
       promptText: messagesText(dto.messages),
+      prefixParts: () => messageParts(dto.messages ?? []),
       numPredict: numPredictOf(dto.options),
       stream: dto.stream ?? true,
       format: 'ndjson',

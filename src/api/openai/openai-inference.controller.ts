@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { validateBody } from '../../admission/validate-body';
 import { inputText, messagesText } from '../../admission/request-text';
+import { messageParts, promptParts } from '../../scheduler/prefix-chain';
 import { InferenceRoute } from '../inference-route';
 import { OpenAiChatDto, OpenAiCompletionDto, OpenAiEmbeddingsDto } from '../ollama/ollama-inference.dto';
 
@@ -19,6 +20,7 @@ export class OpenAiInferenceController {
       model: dto.model,
       bodyPriority: dto.priority,
       promptText: messagesText(dto.messages),
+      prefixParts: () => messageParts(dto.messages),
       numPredict: dto.max_tokens,
       stream: dto.stream ?? false,
       format: 'sse',
@@ -34,6 +36,7 @@ export class OpenAiInferenceController {
       model: dto.model,
       bodyPriority: dto.priority,
       promptText: inputText(dto.prompt),
+      prefixParts: () => (typeof dto.prompt === 'string' ? promptParts(dto.prompt) : []),
       numPredict: dto.max_tokens,
       stream: dto.stream ?? false,
       format: 'sse',
