@@ -17,15 +17,24 @@ export interface CompletionFormat {
   fullBody(text: string, result: GenerationResult, totalNs: number): unknown;
 }
 
-export function timingFields(result: GenerationResult, totalNs: number): Record<string, number> {
-  return {
+/**
+ * Ollama's metrics. prompt_eval_count counts every prompt token, cached or not, and prompt_eval_duration only the time
+ * spent on the evaluated ones: runner/ollamarunner/runner.go sets `numPromptInputs: len(inputs)` in NewSequence,
+ * before LoadCacheSlot trims the cached prefix, and reports it as PromptEvalCount; llm/llama_server.go reports
+ * `promptEvalCount() = CacheN + PromptN` with the duration of PromptN only. With `reportCachedTokens`, the cached
+ * part is also given as `prompt_eval_cached_count` (ollama PR #17943).
+ */
+export function timingFields(result: GenerationResult, totalNs: number, reportCached = false): Record<string, number> {
+  const fields: Record<string, number> = {
     total_duration: totalNs,
     load_duration: result.loadNs,
     prompt_eval_count: result.promptTokens,
-    prompt_eval_duration: result.promptEvalNs,
-    eval_count: result.evalCount,
-    eval_duration: result.evalNs,
   };
+  if (reportCached) fields.prompt_eval_cached_count = result.cachedTokens;
+  fields.prompt_eval_duration = result.promptEvalNs;
+  fields.eval_count = result.evalCount;
+  fields.eval_duration = result.evalNs;
+  return fields;
 }
 
 /**

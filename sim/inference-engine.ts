@@ -2,6 +2,8 @@ import { msToNs, nowMs, sleep } from './clock';
 import { busyError } from './http-errors';
 import type { ModelEntry } from './model-catalog';
 import type { ModelStore } from './model-store';
+import type { PromptCache } from './prompt-cache';
+import type { PromptTokens } from './prompt-tokens';
 import type { RequestContext } from './request-context';
 import type { SlotPool } from './slot-pool';
 import { TokenSource } from './token-text';
@@ -9,14 +11,16 @@ import { TokenSource } from './token-text';
 export interface EngineHost {
   readonly slots: SlotPool;
   readonly store: ModelStore;
-  readonly speed: { prefillTps: number; decodeTps: number; parallelSlowdown: number };
+  readonly cache: PromptCache;
+  readonly speed: { prefillTps: number; decodeTps: number; parallelSlowdown: number; promptCacheRestoreTps: number };
   /** timeScale multiplied by the factor of a 'slow' fault; read afresh for every delay. */
   delayFactor(): number;
 }
 
 export interface GenerationSpec {
   entry: ModelEntry;
-  promptTokens: number;
+  /** The prompt's token ids (their count is prompt_eval_count) and how its answer is stored in the slot. */
+  prompt: PromptTokens;
   outputTokens: number;
   doneReason: 'stop' | 'length';
   tokenSeed: number;
@@ -29,7 +33,10 @@ export interface GenerationResult {
   promptEvalNs: number;
   evalNs: number;
   evalCount: number;
+  /** Every prompt token, cached or not: Ollama's prompt_eval_count. */
   promptTokens: number;
+  /** Prompt tokens served from the prompt cache (not evaluated). */
+  cachedTokens: number;
   doneReason: 'stop' | 'length';
 }
 
@@ -41,8 +48,9 @@ const MAX_BATCH = 4096;
 
 /**
  * Timing model of one node:
- *   wait for a slot (FIFO) -> load the model if not resident (shared between requests) -> prefill
- *   promptTokens / prefillTps -> one token every 1 / perStreamRate, where
+ *   wait for a slot (FIFO) -> load the model if not resident (shared between requests) -> prefill of the prompt tokens
+ *   the prompt cache does not hold, evaluatedTokens / prefillTps (plus copiedTokens / promptCacheRestoreTps when an
+ *   entry is restored from host RAM) -> one token every 1 / perStreamRate, where
  *   perStreamRate = decodeTps / (1 + parallelSlowdown * (active - 1)) is re-evaluated for every token.
  * The n-th token is due n intervals after prefill ends, so eval_count / eval_duration is the observed rate.
  * Deadlines are absolute, so timer granularity never accumulates into a slower average.
@@ -72,21 +80,38 @@ export class InferenceEngine {
     sink: TokenSink,
     finish: (result: GenerationResult) => void,
   ): Promise<boolean> {
-    rc.entry.promptTokens = spec.promptTokens;
+    const ids = spec.prompt.ids;
+    rc.entry.promptTokens = ids.length;
     return this.withSlotAndModel(rc, spec.entry, spec.keepAliveMs, async (loadNs) => {
-      const promptEvalNs = await this.prefill(spec.promptTokens, rc.signal);
-      const decodeStart = performance.now();
-      const emitted = await this.decode(rc, spec, sink);
-      if (emitted === null) return false;
-      finish({
-        loadNs,
-        promptEvalNs,
-        evalNs: msToNs(performance.now() - decodeStart),
-        evalCount: emitted,
-        promptTokens: spec.promptTokens,
-        doneReason: spec.doneReason,
-      });
-      return true;
+      const { cache } = this.host;
+      const lease = cache.acquire(spec.entry.key, ids);
+      rc.entry.cachedTokens = lease.cachedTokens;
+      const answer: string[] = [];
+      let prefilled = false;
+      try {
+        const promptEvalNs = await this.prefill(lease.evaluatedTokens, lease.copiedTokens, rc.signal);
+        cache.prefilled(lease);
+        prefilled = true;
+        const decodeStart = performance.now();
+        const emitted = await this.decode(rc, spec, (tokens) => {
+          for (const token of tokens) answer.push(token);
+          return sink(tokens);
+        });
+        if (emitted === null) return false;
+        finish({
+          loadNs,
+          promptEvalNs,
+          evalNs: msToNs(performance.now() - decodeStart),
+          evalCount: emitted,
+          promptTokens: ids.length,
+          cachedTokens: lease.cachedTokens,
+          doneReason: spec.doneReason,
+        });
+        return true;
+      } finally {
+        // the slot keeps the prompt and what was generated of the answer; a prefill cut short keeps the reused part
+        cache.release(lease, prefilled ? ids.concat(spec.prompt.answerIds(answer.join(''))) : null);
+      }
     });
   }
 
@@ -100,7 +125,7 @@ export class InferenceEngine {
   ): Promise<void> {
     rc.entry.promptTokens = promptTokens;
     await this.withSlotAndModel(rc, entry, keepAliveMs, async (loadNs) => {
-      const promptEvalNs = await this.prefill(promptTokens, rc.signal);
+      const promptEvalNs = await this.prefill(promptTokens, 0, rc.signal);
       finish({ loadNs, promptEvalNs });
     });
   }
@@ -145,9 +170,12 @@ export class InferenceEngine {
     return waited ? msToNs(performance.now() - start) : 0;
   }
 
-  private async prefill(promptTokens: number, signal: AbortSignal): Promise<number> {
+  /** Evaluates `evaluatedTokens` after copying `copiedTokens` from host RAM; prompt_eval_duration covers both. */
+  private async prefill(evaluatedTokens: number, copiedTokens: number, signal: AbortSignal): Promise<number> {
+    const { prefillTps, promptCacheRestoreTps } = this.host.speed;
+    const ms = (evaluatedTokens * 1000) / prefillTps + (copiedTokens * 1000) / promptCacheRestoreTps;
     const start = performance.now();
-    await sleep(((promptTokens * 1000) / this.host.speed.prefillTps) * this.host.delayFactor(), signal);
+    await sleep(ms * this.host.delayFactor(), signal);
     return msToNs(performance.now() - start);
   }
 

@@ -29,6 +29,7 @@ export interface ResidentModel {
  * - Starting a load beyond maxLoaded evicts the least recently used unpinned model; if every model is pinned
  *   the node runs over the limit and trims back as soon as models become idle.
  * - Idle models expire lazily (checked on every access) when their keep_alive runs out.
+ * - Whenever a model leaves memory (expiry, keep_alive 0, eviction, deletion) `onUnload` hears of it.
  */
 export class ModelStore {
   private readonly models = new Map<string, ModelEntry>();
@@ -45,6 +46,8 @@ export class ModelStore {
     private readonly now: () => number = Date.now,
     /** Requests find a model only under its exact spelling (see SimNodeOptions.caseSensitiveNames). */
     private readonly caseSensitive = false,
+    /** Called with the key of a model that left memory (its prompt cache goes with it). */
+    private readonly onUnload: (key: string) => void = () => undefined,
   ) {}
 
   /** The model a request names: any case, or (case-sensitive store) exactly as stored, `:latest` implied. */
@@ -65,7 +68,7 @@ export class ModelStore {
   remove(name: string): boolean {
     const key = modelKey(name);
     if (!this.find(name) || !this.models.delete(key)) return false;
-    this.resident.delete(key);
+    this.drop(key);
     return true;
   }
 
@@ -121,7 +124,7 @@ export class ModelStore {
     const residency = this.resident.get(key);
     if (residency) {
       residency.lastUsed = this.now();
-      if (pin.keepAliveMs <= 0 || pin.unloadWhenIdle) this.resident.delete(key);
+      if (pin.keepAliveMs <= 0 || pin.unloadWhenIdle) this.drop(key);
       else residency.expiresAt = residency.lastUsed + pin.keepAliveMs;
     }
     this.trim();
@@ -162,13 +165,19 @@ export class ModelStore {
   unload(key: string): void {
     const pin = this.pins.get(key);
     if (pin) pin.unloadWhenIdle = true;
-    else this.resident.delete(key);
+    else this.drop(key);
+  }
+
+  /** Takes a model out of memory. */
+  private drop(key: string): void {
+    this.resident.delete(key);
+    this.onUnload(key);
   }
 
   private sweep(): void {
     const now = this.now();
     for (const [key, residency] of this.resident) {
-      if (residency.expiresAt <= now && !this.pins.has(key)) this.resident.delete(key);
+      if (residency.expiresAt <= now && !this.pins.has(key)) this.drop(key);
     }
   }
 
@@ -197,7 +206,7 @@ export class ModelStore {
       }
     }
     if (victim === undefined) return false;
-    this.resident.delete(victim);
+    this.drop(victim);
     return true;
   }
 }

@@ -18,6 +18,10 @@ export interface ResolvedNodeOptions {
   version: string;
   maxOutputTokens: number;
   caseSensitiveNames: boolean;
+  promptCacheEntries: number;
+  promptCacheRestoreTps: number;
+  multiUserCache: boolean;
+  reportCachedTokens: boolean;
 }
 
 export const NODE_DEFAULTS = {
@@ -34,6 +38,10 @@ export const NODE_DEFAULTS = {
   version: '0.12.6',
   maxOutputTokens: 1024,
   caseSensitiveNames: false,
+  promptCacheEntries: 0,
+  promptCacheRestoreTps: 50_000,
+  multiUserCache: false,
+  reportCachedTokens: false,
 } as const;
 
 type Check = (value: unknown) => string | null;
@@ -69,6 +77,10 @@ const NODE_CHECKS: Record<string, Check> = {
   version: aString,
   maxOutputTokens: integerAtLeast(1),
   caseSensitiveNames: aBoolean,
+  promptCacheEntries: integerAtLeast(0),
+  promptCacheRestoreTps: numberAbove(0),
+  multiUserCache: aBoolean,
+  reportCachedTokens: aBoolean,
 };
 
 const MODEL_CHECKS: Record<string, Check> = {
@@ -166,5 +178,9 @@ export function resolveNodeOptions(opts: SimNodeOptions): ResolvedNodeOptions {
     version: opts.version ?? NODE_DEFAULTS.version,
     maxOutputTokens: opts.maxOutputTokens ?? NODE_DEFAULTS.maxOutputTokens,
     caseSensitiveNames: opts.caseSensitiveNames ?? NODE_DEFAULTS.caseSensitiveNames,
+    promptCacheEntries: opts.promptCacheEntries ?? NODE_DEFAULTS.promptCacheEntries,
+    promptCacheRestoreTps: opts.promptCacheRestoreTps ?? NODE_DEFAULTS.promptCacheRestoreTps,
+    multiUserCache: opts.multiUserCache ?? NODE_DEFAULTS.multiUserCache,
+    reportCachedTokens: opts.reportCachedTokens ?? NODE_DEFAULTS.reportCachedTokens,
   };
 }

@@ -10,8 +10,9 @@ import { parseKeepAlive } from './keep-alive';
 import type { ModelEntry } from './model-catalog';
 import { type NodeServices, requireModel } from './node-services';
 import { resolveOutputLength } from './output-length';
+import { chatPromptTokens, rawPromptTokens } from './prompt-tokens';
 import type { RequestContext } from './request-context';
-import { contextIds, countChatTokens, countTokens } from './token-text';
+import { contextIds, countTokens } from './token-text';
 
 /** Native inference routes: /api/generate, /api/chat, /api/embed, /api/embeddings. */
 
@@ -21,7 +22,7 @@ function keepAliveOf(body: JsonObject): number {
   return parsed.ms;
 }
 
-function generateFormat(model: string, contextSeed: number | null): CompletionFormat {
+function generateFormat(model: string, contextSeed: number | null, reportCached: boolean): CompletionFormat {
   const prefix = `{"model":${JSON.stringify(model)},"created_at":"`;
   return {
     contentType: NDJSON_TYPE,
@@ -35,7 +36,7 @@ function generateFormat(model: string, contextSeed: number | null): CompletionFo
         done_reason: result.doneReason,
       };
       if (contextSeed !== null) final.context = contextIds(contextSeed, result.promptTokens + result.evalCount);
-      return [JSON.stringify({ ...final, ...timingFields(result, totalNs) }) + '\n'];
+      return [JSON.stringify({ ...final, ...timingFields(result, totalNs, reportCached) }) + '\n'];
     },
     errorChunk: (message) => nativeErrorBody(message) + '\n',
     fullBody: (text, result, totalNs) => {
@@ -47,12 +48,12 @@ function generateFormat(model: string, contextSeed: number | null): CompletionFo
         done_reason: result.doneReason,
       };
       if (contextSeed !== null) body.context = contextIds(contextSeed, result.promptTokens + result.evalCount);
-      return { ...body, ...timingFields(result, totalNs) };
+      return { ...body, ...timingFields(result, totalNs, reportCached) };
     },
   };
 }
 
-function chatFormat(model: string): CompletionFormat {
+function chatFormat(model: string, reportCached: boolean): CompletionFormat {
   const prefix = `{"model":${JSON.stringify(model)},"created_at":"`;
   return {
     contentType: NDJSON_TYPE,
@@ -65,7 +66,7 @@ function chatFormat(model: string): CompletionFormat {
         message: { role: 'assistant', content: '' },
         done_reason: result.doneReason,
         done: true,
-        ...timingFields(result, totalNs),
+        ...timingFields(result, totalNs, reportCached),
       }) + '\n',
     ],
     errorChunk: (message) => nativeErrorBody(message) + '\n',
@@ -75,7 +76,7 @@ function chatFormat(model: string): CompletionFormat {
       message: { role: 'assistant', content: text },
       done_reason: result.doneReason,
       done: true,
-      ...timingFields(result, totalNs),
+      ...timingFields(result, totalNs, reportCached),
     }),
   };
 }
@@ -123,19 +124,19 @@ export async function handleGenerate(node: NodeServices, rc: RequestContext): Pr
     return;
   }
 
-  const promptTokens = Math.max(1, countTokens(system) + countTokens(prompt));
   const seedKey = `${entry.name}\n${system}\n${prompt}`;
   const out = resolveOutputLength(numPredictOf(options), seedKey, node.options.maxOutputTokens);
   const seed = hash32(seedKey);
   const spec: GenerationSpec = {
     entry,
-    promptTokens,
+    prompt: rawPromptTokens(system, prompt),
     outputTokens: out.tokens,
     doneReason: out.doneReason,
     tokenSeed: seed,
     keepAliveMs,
   };
-  await runCompletion(node.engine, rc, spec, generateFormat(label, raw ? null : seed), stream);
+  const format = generateFormat(label, raw ? null : seed, node.options.reportCachedTokens);
+  await runCompletion(node.engine, rc, spec, format, stream);
 }
 
 /** Message contents of a chat request; Go-like 400s for malformed messages. */
@@ -184,18 +185,17 @@ export async function handleChat(node: NodeServices, rc: RequestContext): Promis
     return;
   }
 
-  const promptTokens = countChatTokens(contents);
   const seedKey = chatSeedKey(entry.name, roles, contents);
   const out = resolveOutputLength(numPredictOf(options), seedKey, node.options.maxOutputTokens);
   const spec: GenerationSpec = {
     entry,
-    promptTokens,
+    prompt: chatPromptTokens(roles, contents),
     outputTokens: out.tokens,
     doneReason: out.doneReason,
     tokenSeed: hash32(seedKey),
     keepAliveMs,
   };
-  await runCompletion(node.engine, rc, spec, chatFormat(label), stream);
+  await runCompletion(node.engine, rc, spec, chatFormat(label, node.options.reportCachedTokens), stream);
 }
 
 /** Inputs of /api/embed: a string or an array of strings. */

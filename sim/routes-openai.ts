@@ -9,9 +9,9 @@ import type { ModelEntry } from './model-catalog';
 import { modelNamespace } from './model-names';
 import { type NodeServices, requireModel } from './node-services';
 import { resolveOutputLength } from './output-length';
+import { chatPromptTokens, rawPromptTokens } from './prompt-tokens';
 import type { RequestContext } from './request-context';
 import { chatSeedKey, computeEmbeddings } from './routes-inference';
-import { countChatTokens, countTokens } from './token-text';
 
 /** OpenAI-compatible routes under /v1, shaped like Ollama's compatibility layer answers them. */
 
@@ -21,12 +21,19 @@ function sse(value: unknown): string {
 
 const SSE_DONE = 'data: [DONE]\n\n';
 
-function usage(result: GenerationResult): Record<string, number> {
-  return {
+/**
+ * prompt_tokens is prompt_eval_count, every prompt token whether cached or not (openai/openai.go `ToUsage`:
+ * PromptTokens = Metrics.PromptEvalCount). With `reportCachedTokens` the cached part is added as
+ * prompt_tokens_details.cached_tokens, OpenAI's field (ollama PR #17943).
+ */
+function usage(result: GenerationResult, reportCached: boolean): Record<string, unknown> {
+  const u: Record<string, unknown> = {
     prompt_tokens: result.promptTokens,
     completion_tokens: result.evalCount,
     total_tokens: result.promptTokens + result.evalCount,
   };
+  if (reportCached) u.prompt_tokens_details = { cached_tokens: result.cachedTokens };
+  return u;
 }
 
 function completionId(prefix: string): string {
@@ -37,7 +44,7 @@ function unixNow(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-function chatCompletionFormat(model: string, includeUsage: boolean): CompletionFormat {
+function chatCompletionFormat(model: string, includeUsage: boolean, reportCached: boolean): CompletionFormat {
   const id = completionId('chatcmpl');
   const created = unixNow();
   const head = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_ollama' };
@@ -51,7 +58,7 @@ function chatCompletionFormat(model: string, includeUsage: boolean): CompletionF
       const chunks = [
         sse({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: result.doneReason }] }),
       ];
-      if (includeUsage) chunks.push(sse({ ...head, choices: [], usage: usage(result) }));
+      if (includeUsage) chunks.push(sse({ ...head, choices: [], usage: usage(result, reportCached) }));
       chunks.push(SSE_DONE);
       return chunks;
     },
@@ -63,12 +70,12 @@ function chatCompletionFormat(model: string, includeUsage: boolean): CompletionF
       model,
       system_fingerprint: 'fp_ollama',
       choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: result.doneReason }],
-      usage: usage(result),
+      usage: usage(result, reportCached),
     }),
   };
 }
 
-function textCompletionFormat(model: string, includeUsage: boolean): CompletionFormat {
+function textCompletionFormat(model: string, includeUsage: boolean, reportCached: boolean): CompletionFormat {
   const id = completionId('cmpl');
   const created = unixNow();
   const head = { id, object: 'text_completion', created, model, system_fingerprint: 'fp_ollama' };
@@ -79,7 +86,7 @@ function textCompletionFormat(model: string, includeUsage: boolean): CompletionF
     tokenChunk: (token) => `${prefix}${JSON.stringify(token)}${suffix}`,
     finalChunks: (result) => {
       const chunks = [sse({ ...head, choices: [{ text: '', index: 0, finish_reason: result.doneReason }] })];
-      if (includeUsage) chunks.push(sse({ ...head, choices: [], usage: usage(result) }));
+      if (includeUsage) chunks.push(sse({ ...head, choices: [], usage: usage(result, reportCached) }));
       chunks.push(SSE_DONE);
       return chunks;
     },
@@ -87,7 +94,7 @@ function textCompletionFormat(model: string, includeUsage: boolean): CompletionF
     fullBody: (text, result) => ({
       ...head,
       choices: [{ text, index: 0, finish_reason: result.doneReason }],
-      usage: usage(result),
+      usage: usage(result, reportCached),
     }),
   };
 }
@@ -121,7 +128,15 @@ function includeUsageOf(body: JsonObject, struct: string): boolean {
 /** Empty messages / prompt: Ollama loads the model and answers with finish_reason 'load'. */
 async function answerLoad(node: NodeServices, rc: RequestContext, entry: ModelEntry, format: CompletionFormat): Promise<void> {
   const loadNs = await node.engine.loadOnly(rc, entry, DEFAULT_KEEP_ALIVE_MS);
-  const result: GenerationResult = { loadNs, promptEvalNs: 0, evalNs: 0, evalCount: 0, promptTokens: 0, doneReason: 'stop' };
+  const result: GenerationResult = {
+    loadNs,
+    promptEvalNs: 0,
+    evalNs: 0,
+    evalCount: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    doneReason: 'stop',
+  };
   const body = format.fullBody('', result, 0) as { choices: Array<{ finish_reason: string }> };
   body.choices[0].finish_reason = 'load';
   rc.replyJson(200, body);
@@ -147,7 +162,7 @@ export async function handleChatCompletions(node: NodeServices, rc: RequestConte
   const label = model ?? entry.name;
   if (entry.embeddingOnly) throw badRequest(`"${label}" does not support chat`);
   node.checkBusyFault();
-  const format = chatCompletionFormat(label, includeUsage);
+  const format = chatCompletionFormat(label, includeUsage, node.options.reportCachedTokens);
   if (messages.length === 0) {
     await answerLoad(node, rc, entry, format);
     return;
@@ -156,7 +171,7 @@ export async function handleChatCompletions(node: NodeServices, rc: RequestConte
   const out = resolveOutputLength(maxTokens, seedKey, node.options.maxOutputTokens);
   const spec: GenerationSpec = {
     entry,
-    promptTokens: countChatTokens(contents),
+    prompt: chatPromptTokens(roles, contents),
     outputTokens: out.tokens,
     doneReason: out.doneReason,
     tokenSeed: hash32(seedKey),
@@ -177,7 +192,7 @@ export async function handleCompletions(node: NodeServices, rc: RequestContext):
   const label = model ?? entry.name;
   if (entry.embeddingOnly) throw badRequest(`"${label}" does not support generate`);
   node.checkBusyFault();
-  const format = textCompletionFormat(label, includeUsage);
+  const format = textCompletionFormat(label, includeUsage, node.options.reportCachedTokens);
   if (prompt === '') {
     await answerLoad(node, rc, entry, format);
     return;
@@ -186,7 +201,7 @@ export async function handleCompletions(node: NodeServices, rc: RequestContext):
   const out = resolveOutputLength(maxTokens, seedKey, node.options.maxOutputTokens);
   const spec: GenerationSpec = {
     entry,
-    promptTokens: Math.max(1, countTokens(prompt)),
+    prompt: rawPromptTokens('', prompt),
     outputTokens: out.tokens,
     doneReason: out.doneReason,
     tokenSeed: hash32(seedKey),

@@ -9,6 +9,7 @@ import { describeModel } from './model-catalog';
 import { ModelStore } from './model-store';
 import { type ResolvedNodeOptions, resolveNodeOptions } from './node-options';
 import type { NodeServices } from './node-services';
+import { PromptCache, type PromptCacheSnapshot } from './prompt-cache';
 import { readBody, RequestContext, resetSocket } from './request-context';
 import { matchRoute, type RouteMatch } from './route-table';
 import { SlotPool } from './slot-pool';
@@ -29,6 +30,7 @@ class SimNodeImpl implements SimNode, NodeServices {
   readonly store: ModelStore;
   readonly engine: InferenceEngine;
   readonly slots: SlotPool;
+  readonly cache: PromptCache;
   readonly startedAt = new Date();
   readonly log: SimLogEntry[] = [];
 
@@ -46,17 +48,24 @@ class SimNodeImpl implements SimNode, NodeServices {
     this.options = resolveNodeOptions(opts);
     this.boundPort = this.options.port;
     this.slots = new SlotPool(this.options.slots, this.options.maxQueue);
+    this.cache = new PromptCache({
+      slots: this.options.slots,
+      hostEntries: this.options.promptCacheEntries,
+      multiUser: this.options.multiUserCache,
+    });
     this.store = new ModelStore(
       this.options.maxLoadedModels,
       () => sleep(this.options.loadMs * this.delayFactor()),
       nowMs,
       this.options.caseSensitiveNames,
+      (key) => this.cache.clearModel(key),
     );
     for (const model of this.options.models) this.store.put(describeModel(model, this.startedAt));
     this.store.preload(this.options.resident);
     this.engine = new InferenceEngine({
       slots: this.slots,
       store: this.store,
+      cache: this.cache,
       speed: this.options,
       delayFactor: () => this.delayFactor(),
     });
@@ -114,6 +123,12 @@ class SimNodeImpl implements SimNode, NodeServices {
   resetLog(): void {
     this.log.length = 0;
     this.slots.resetHighWater();
+    this.cache.resetStats();
+  }
+
+  promptCache(): PromptCacheSnapshot {
+    this.store.residentModels(); // expires idle models (and so their caches) first
+    return this.cache.snapshot();
   }
 
   async stop(): Promise<void> {
@@ -183,6 +198,7 @@ class SimNodeImpl implements SimNode, NodeServices {
       receivedAt: nowMs(),
       outcome: 'ok',
       promptTokens: 0,
+      cachedTokens: 0,
       evalCount: 0,
       activeAtStart: 0,
     };
@@ -292,6 +308,7 @@ class SimNodeImpl implements SimNode, NodeServices {
       slots: this.options.slots,
       decodeTps: this.options.decodeTps,
       timeScale: this.options.timeScale,
+      promptCache: this.promptCache().stats,
     };
   }
 
@@ -334,6 +351,9 @@ class SimNodeImpl implements SimNode, NodeServices {
           return;
         case 'GET /_sim/state':
           send(200, this.state());
+          return;
+        case 'GET /_sim/cache':
+          send(200, this.promptCache());
           return;
         default:
           send(404, { error: '404 page not found' });

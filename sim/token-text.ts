@@ -5,7 +5,8 @@ import { seededRandom } from './hash';
  * not chars/4 so that a gateway's cheap estimate is close but never exact.
  */
 
-const PUNCTUATION = new Set('.,;:!?()[]{}"\'`-_/\\*#=+<>|@&%$'.split(''));
+/** Marks worth half a token each (prompt-tokens.ts splits words the same way). */
+export const PUNCTUATION: ReadonlySet<string> = new Set('.,;:!?()[]{}"\'`-_/\\*#=+<>|@&%$'.split(''));
 
 /** words * 1.3 plus half a token per punctuation mark, rounded; 0 for text without words. */
 export function countTokens(text: string): number {

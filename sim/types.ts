@@ -1,5 +1,9 @@
 /** Public types of the Ollama simulator. Everything here is plain data; behaviour lives in sim-node.ts. */
 
+import type { PromptCacheSnapshot } from './prompt-cache';
+
+export type { PromptCacheSnapshot, PromptCacheStats } from './prompt-cache';
+
 export interface SimModel {
   /** Model name; an untagged name means `:latest` ('llama3' is 'llama3:latest'). */
   name: string;
@@ -46,6 +50,25 @@ export interface SimNodeOptions {
    * Default false: case-insensitive, like current Ollama.
    */
   caseSensitiveNames?: boolean;
+  /**
+   * Host-RAM prompt cache (llama.cpp's `--cache-ram`, which Ollama's llama-server engine runs): sequences kept per
+   * loaded model when a slot moves on to another prompt, restored into a slot when they match a new prompt better.
+   * 0 = none (default). Every slot always keeps its last sequence regardless (see sim/README.md, "Prompt cache").
+   */
+  promptCacheEntries?: number;
+  /** Tokens per second at which a host-RAM entry is copied back into a slot (the restore cost). Default 50000. */
+  promptCacheRestoreTps?: number;
+  /**
+   * OLLAMA_MULTIUSER_CACHE: reuse a slot only when its whole sequence is a prefix of the prompt, else take the least
+   * recently used slot and copy the longest common prefix into it. Default false (the longest prefix wins).
+   */
+  multiUserCache?: boolean;
+  /**
+   * Report the cached part of the prompt, as Ollama does since it reports cached prompt tokens (ollama PR #17943):
+   * `prompt_eval_cached_count` on native final chunks and `usage.prompt_tokens_details.cached_tokens` on /v1.
+   * Default false, like the 0.12 series the simulator imitates by default.
+   */
+  reportCachedTokens?: boolean;
 }
 
 export type SimOutcome = 'ok' | 'canceled' | 'error' | 'busy' | 'not_found' | 'bad_request' | 'fault';
@@ -66,6 +89,8 @@ export interface SimLogEntry {
   endedAt?: number;
   outcome: SimOutcome;
   promptTokens: number;
+  /** Prompt tokens served from the prompt cache (slot or host RAM) instead of evaluated; 0 for non-generations. */
+  cachedTokens: number;
   /** Tokens generated (so far, for a canceled request). */
   evalCount: number;
   /** Requests holding a slot on this node when this one got its slot, itself included (0 if it never got one). */
@@ -94,7 +119,10 @@ export interface SimNode {
   queued(): number;
   /** High-water mark of active() since start or the last resetLog(). */
   maxActiveSeen(): number;
+  /** Also resets the prompt-cache counters. */
   resetLog(): void;
+  /** Prompt-cache counters (since start or resetLog()) and what every loaded model's slots and host RAM hold. */
+  promptCache(): PromptCacheSnapshot;
   /** Closes the listener and destroys every socket (a real "node is down"); models, residency and log are kept. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
