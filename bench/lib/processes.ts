@@ -14,7 +14,11 @@ export interface Child {
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<string> {
   let out = '';
   return new Promise((resolveMatch, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // A child that never came up is stopped, not left behind holding its ports (or its embedded redis-server).
+      void stopper(child)();
+      reject(new Error(`${what} did not start:\n${out}`));
+    }, timeoutMs);
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = pattern.exec(out);

@@ -22,9 +22,14 @@ describe('fairOrder', () => {
     expect(order.map((e) => e.requestId)).toEqual(['a9', 'b1']);
   });
 
-  it('breaks equal counters by arrival', () => {
+  it('on equal counters puts the tenant with fewer requests waiting first', () => {
     const order = fairOrder([trickle, ...flood], new Map([['a', 50], ['b', 50]]), true);
-    expect(order.map((e) => e.requestId)).toEqual(['a1', 'a2', 'a3', 'b1']);
+    expect(order.map((e) => e.requestId)).toEqual(['b1', 'a1', 'a2', 'a3']);
+  });
+
+  it('breaks equal counters and equal backlogs by arrival', () => {
+    const order = fairOrder([entry('b1', 'b', 7), entry('a1', 'a', 3)], new Map([['a', 50], ['b', 50]]), true);
+    expect(order.map((e) => e.requestId)).toEqual(['a1', 'b1']);
   });
 
   it('treats a tenant without a counter as never served', () => {

@@ -29,12 +29,19 @@ export interface FairEntry {
 
 /**
  * The order in which waiting requests should get the next slot: priority first; within a priority, with fair
- * share on, the tenant with the smaller counter, then arrival; with fair share off, arrival only (FIFO).
- * Each tenant's own requests keep their arrival order either way.
+ * share on, the tenant with the smaller counter, on equal counters the tenant with fewer requests waiting, then
+ * arrival; with fair share off, arrival only (FIFO). Each tenant's own requests keep their arrival order.
+ *
+ * Equal counters are common: a tenant that starts waiting is lifted to exactly the smallest waiting counter.
+ * Arrival order would then make a tenant coming back with one request wait for one more of the backlogged
+ * tenant's, every time; the lighter backlog goes first instead.
  */
 export function fairOrder(entries: readonly FairEntry[], counters: ReadonlyMap<string, number>, fairShare: boolean): FairEntry[] {
+  if (!fairShare) return [...entries].sort((a, b) => a.priority - b.priority || a.seq - b.seq);
   const counter = (tenant: string): number => counters.get(tenant) ?? 0;
-  return [...entries].sort((a, b) => a.priority - b.priority || (fairShare ? counter(a.tenant) - counter(b.tenant) : 0) || a.seq - b.seq);
+  const waiting = new Map<string, number>();
+  for (const e of entries) waiting.set(e.tenant, (waiting.get(e.tenant) ?? 0) + 1);
+  return [...entries].sort((a, b) => a.priority - b.priority || counter(a.tenant) - counter(b.tenant) || waiting.get(a.tenant)! - waiting.get(b.tenant)! || a.seq - b.seq);
 }
 
 /**

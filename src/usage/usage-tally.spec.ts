@@ -90,7 +90,7 @@ describe('UsageTally', () => {
   it('keeps per-minute service for the dashboard, without rejections, with the last weight a record carried', () => {
     const t = new UsageTally();
     t.add(record({ promptTokens: 10, evalCount: 30 }));
-    t.add({ ...record({ tenant: 'b', promptTokens: 5, evalCount: 5 }), weight: 3 } as RequestRecord);
+    t.add({ ...record({ tenant: 'b', promptTokens: 5, evalCount: 5 }), weight: 3 });
     t.add(record({ tenant: 'b', endedAt: T0 + 60_000, promptTokens: 1, evalCount: 1 }));
     t.add(record({ tenant: 'c', outcome: 'rejected' }));
     const service = recentService(minuteHashes(t.take()));
