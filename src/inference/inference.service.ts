@@ -98,6 +98,7 @@ export class InferenceService {
         record.ttftMs = last.firstByteAt !== undefined ? last.firstByteAt - last.startedAt : undefined;
         const counts = tokenCounts(last.final);
         record.evalCount = counts.output;
+        record.cachedTokensReported = counts.cached;
         record.promptTokens = counts.prompt ?? last.estimate.promptTokens;
       }
       this.events.emit(record);

@@ -22,6 +22,8 @@ export interface RequestRecord {
   estimateMs?: number;
   /** Prompt tokens the node was expected to hold in its cache (conversation affinity), when any. */
   cachedTokensExpected?: number;
+  /** Prompt tokens the node said it served from its cache (newer Ollama: prompt_eval_cached_count), when it says. */
+  cachedTokensReported?: number;
   /** From grant to the first byte written to the client. */
   ttftMs?: number;
   /** From arrival to the end. */

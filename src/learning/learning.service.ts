@@ -72,7 +72,8 @@ export class LearningService {
     const node = attempt.node.name;
     void this.breakers.reportSuccess(node).catch(() => undefined);
     if (status === 200) void this.nodeHealth.markResident(node, model).catch(() => undefined);
-    if (attempt.final) void this.learnQuietly(node, { ...attempt.estimate, cachedTokens: attempt.grant.parts.cachedTokens ? { [node]: attempt.grant.parts.cachedTokens } : undefined }, attempt.final, attempt.grant.streams, numPredict);
+    const cached = attempt.grant.parts.cachedTokens;
+    if (attempt.final) void this.learnQuietly(node, cached ? { ...attempt.estimate, cachedTokens: { [node]: cached } } : attempt.estimate, attempt.final, attempt.grant.streams, numPredict);
   }
 
   private async learnQuietly(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
@@ -103,7 +104,7 @@ export class LearningService {
   /** Folds one final chunk into the shared averages. Called after the client has its answer. */
   async learn(node: string, estimate: RequestEstimate, chunk: FinalChunkTimings, streamsAtStart: number, numPredict: number | undefined): Promise<void> {
     const model = normalizeModelName(estimate.model);
-    const rates = foldObservation(this.fleet.rates(node, model), observationFromFinalChunk(chunk, streamsAtStart));
+    const rates = foldObservation(this.fleet.rates(node, model), observationFromFinalChunk(chunk, streamsAtStart, estimate.cachedTokens?.[node] ?? 0));
     this.fleet.setRates(node, model, rates);
     const prev = this.stats.get(model) ?? {};
     const next: ModelStats = { ...prev };
@@ -111,8 +112,9 @@ export class LearningService {
     if (numPredict === undefined && typeof chunk.eval_count === 'number') {
       next.meanOutputTokens = ewma(prev.meanOutputTokens, chunk.eval_count, 0.2);
     }
-    // A prompt served (partly) from the node's cache reports only what was evaluated: no lesson about its size.
-    if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0 && !likelyCacheHit(node, estimate, chunk.prompt_eval_count)) {
+    // Ollama counts cached prompt tokens in prompt_eval_count, so the size lesson holds on a cache hit too; only
+    // versions that counted just the evaluated part (before mid-2024) report far less, and that is not learned.
+    if (typeof chunk.prompt_eval_count === 'number' && chunk.prompt_eval_count > 0 && !looksCutShort(estimate, chunk.prompt_eval_count)) {
       next.promptCorrection = learnPromptCorrection(prev.promptCorrection, estimate.promptTokens / (prev.promptCorrection ?? 1), chunk.prompt_eval_count);
     }
     this.stats.set(model, next);
@@ -145,10 +147,7 @@ export class LearningService {
   }
 }
 
-/**
- * Whether an answer's prompt evaluation was probably cut short by the node's prompt cache: Herd expected a hit
- * there, or the node evaluated under a quarter of the estimated prompt (far beyond the estimator's usual error).
- */
-export function likelyCacheHit(node: string, estimate: RequestEstimate, evaluated: number): boolean {
-  return (estimate.cachedTokens?.[node] ?? 0) > 0 || evaluated < estimate.promptTokens / 4;
+/** A reported prompt under a quarter of the estimate: an older Ollama that left cached tokens out of the count. */
+export function looksCutShort(estimate: RequestEstimate, reported: number): boolean {
+  return reported < estimate.promptTokens / 4;
 }

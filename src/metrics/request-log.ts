@@ -14,10 +14,14 @@ export function requestLogFields(r: RequestRecord): Record<string, unknown> {
   put(fields, 'route', r.route);
   put(fields, 'model', r.model);
   put(fields, 'node', r.node);
+  put(fields, 'tenant', r.tenant);
   put(fields, 'priority', r.priority);
   put(fields, 'stream', r.stream);
   put(fields, 'queueMs', ms(r.queueMs));
   put(fields, 'estimateMs', ms(r.estimateMs));
+  put(fields, 'promptTokens', r.promptTokens);
+  put(fields, 'cachedTokensExpected', r.cachedTokensExpected);
+  put(fields, 'cachedTokens', r.cachedTokensReported);
   put(fields, 'ttftMs', ms(r.ttftMs));
   put(fields, 'serviceMs', ms(r.serviceMs));
   put(fields, 'durationMs', ms(r.durationMs));

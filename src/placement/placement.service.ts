@@ -162,7 +162,7 @@ export class PlacementService {
 
   private rankWith(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number, ctx: RankContext): RankedNode[] {
     return this.strategy.rank(
-      { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown },
+      { model: ticket.model, promptTokens: ticket.promptTokens, outputTokens: ticket.outputTokens, outputTokensKnown: ticket.outputTokensKnown, cachedTokens: ticket.cachedTokens },
       { ...this.fleet.snapshot(candidates, loads), queued },
       ctx,
     );

@@ -71,6 +71,20 @@ describe('observationFromFinalChunk', () => {
     expect(observationFromFinalChunk(chunk, 1).decodeTps).toBeUndefined();
   });
 
+  it('learns prefill from the evaluated tokens only when the node reports its cached ones', () => {
+    // 2000 prompt tokens, 1900 of them cached: 100 evaluated in 0.2 s is 500 tok/s, not 10000.
+    const obs = observationFromFinalChunk({ prompt_eval_count: 2000, prompt_eval_cached_count: 1900, prompt_eval_duration: 0.2 * S }, 1);
+    expect(obs.prefillTps).toBeCloseTo(500, 6);
+    expect(obs.promptTokens).toBe(2000);
+  });
+
+  it('learns no prefill rate from an answer Herd expected to be a cache hit of unknown size', () => {
+    const chunk = { prompt_eval_count: 2000, prompt_eval_duration: 0.2 * S, eval_count: 50, eval_duration: 1 * S };
+    expect(observationFromFinalChunk(chunk, 1, 1500).prefillTps).toBeUndefined();
+    expect(observationFromFinalChunk(chunk, 1, 1500).decodeTps).toBeCloseTo(50, 6);
+    expect(observationFromFinalChunk(chunk, 1).prefillTps).toBeCloseTo(10_000, 6);
+  });
+
   it('clamps the stream count to a whole number >= 1', () => {
     expect(observationFromFinalChunk({}, 0).streams).toBe(1);
     expect(observationFromFinalChunk({}, 2.6).streams).toBe(3);
@@ -97,6 +111,15 @@ describe('foldObservation', () => {
     const garbage = observationFromFinalChunk({ prompt_eval_count: 2, prompt_eval_duration: 100, eval_count: 1, eval_duration: 10, load_duration: 1 * MS }, 1);
     expect(foldObservation(prev, garbage)).toEqual(prev);
     expect(foldObservation(undefined, garbage)).toEqual({ samples: 0 });
+  });
+
+  it('skips a prefill sample far above the learned rate: a prompt the node had cached unexpectedly', () => {
+    const learned = foldAll([500, 520, 480].map((prefillTps) => ({ streams: 1, loaded: false, prefillTps })));
+    const afterHit = foldObservation(learned, { streams: 1, loaded: false, prefillTps: 9000, decodeTps: 40 });
+    expect(afterHit.prefillTps).toBeCloseTo(learned!.prefillTps!, 9);
+    expect(afterHit.decodeTps).toBe(40);
+    // Early on, a fast sample is still learned: nothing says yet what the node's rate is.
+    expect(foldObservation({ samples: 1, prefillTps: 500 }, { streams: 1, loaded: false, prefillTps: 9000 }).prefillTps).toBeGreaterThan(500);
   });
 
   it('keeps fields the observation says nothing about', () => {

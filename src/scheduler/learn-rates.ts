@@ -4,6 +4,8 @@ import type { ModelRates } from './scheduler.types';
 /** The timing fields of Ollama's final chunk; durations are in nanoseconds. */
 export interface FinalChunkTimings {
   prompt_eval_count?: number;
+  /** Prompt tokens served from the prompt cache (newer Ollama only); included in prompt_eval_count. */
+  prompt_eval_cached_count?: number;
   prompt_eval_duration?: number;
   eval_count?: number;
   eval_duration?: number;
@@ -62,7 +64,21 @@ function positiveOrZero(x: number | undefined): number {
   return x !== undefined && Number.isFinite(x) && x > 0 ? x : 0;
 }
 
-export function observationFromFinalChunk(chunk: FinalChunkTimings, streamsAtStart: number): RateObservation {
+/**
+ * A prefill sample this many times the rate learned so far (after PREFILL_OUTLIER_SAMPLES samples) is taken for
+ * a prompt the node had cached that Herd did not expect, and not learned from.
+ */
+export const PREFILL_OUTLIER_FACTOR = 3;
+export const PREFILL_OUTLIER_SAMPLES = 3;
+
+/**
+ * What a final chunk says about the node's rates. Ollama counts every prompt token in prompt_eval_count, cached or
+ * not, but prompt_eval_duration covers only the tokens it evaluated (runner.go NewSequence; llama_server.go). So
+ * the prefill rate is learned from the evaluated tokens only: the count minus prompt_eval_cached_count when the
+ * node reports it, and not at all when Herd expected a cache hit (`expectedCachedTokens` > 0) without knowing how
+ * big it was.
+ */
+export function observationFromFinalChunk(chunk: FinalChunkTimings, streamsAtStart: number, expectedCachedTokens = 0): RateObservation {
   const loadMs = chunk.load_duration !== undefined && Number.isFinite(chunk.load_duration) ? chunk.load_duration / NS_PER_MS : undefined;
   const workMs = (positiveOrZero(chunk.prompt_eval_duration) + positiveOrZero(chunk.eval_duration)) / NS_PER_MS;
   const loaded = loadMs !== undefined && (loadMs >= LOAD_THRESHOLD_MS || (loadMs >= MIN_LOAD_MS && workMs > 0 && loadMs >= LOAD_SHARE_OF_WORK * workMs));
@@ -70,7 +86,14 @@ export function observationFromFinalChunk(chunk: FinalChunkTimings, streamsAtSta
     streams: Number.isFinite(streamsAtStart) ? Math.max(1, Math.round(streamsAtStart)) : 1,
     loaded,
   };
-  const prefillTps = rate(chunk.prompt_eval_count, chunk.prompt_eval_duration, MAX_PLAUSIBLE_PREFILL_TPS);
+  const reportedCached = chunk.prompt_eval_cached_count;
+  const evaluated =
+    typeof reportedCached === 'number' && reportedCached >= 0 && chunk.prompt_eval_count !== undefined
+      ? chunk.prompt_eval_count - reportedCached
+      : expectedCachedTokens > 0
+        ? undefined
+        : chunk.prompt_eval_count;
+  const prefillTps = rate(evaluated, chunk.prompt_eval_duration, MAX_PLAUSIBLE_PREFILL_TPS);
   if (prefillTps !== undefined) obs.prefillTps = prefillTps;
   const decodeTps = rate(chunk.eval_count, chunk.eval_duration, MAX_PLAUSIBLE_DECODE_TPS);
   if (decodeTps !== undefined) obs.decodeTps = decodeTps;
@@ -97,7 +120,7 @@ export function foldObservation(prev: ModelRates | undefined, obs: RateObservati
   const samples = prev?.samples ?? 0;
   const a = Math.max(alpha, 1 / (samples + 1));
   const next: ModelRates = { ...prev, samples: samples + 1 };
-  if (obs.prefillTps !== undefined) next.prefillTps = ewma(prev?.prefillTps, obs.prefillTps, a);
+  if (obs.prefillTps !== undefined && !looksCached(prev, obs.prefillTps)) next.prefillTps = ewma(prev?.prefillTps, obs.prefillTps, a);
   if (obs.loadMs !== undefined) next.loadMs = ewma(prev?.loadMs, obs.loadMs, a);
   if (obs.decodeTps !== undefined) {
     const s = Math.max(1, obs.streams);
@@ -111,4 +134,9 @@ export function foldObservation(prev: ModelRates | undefined, obs: RateObservati
     next.decodeTps = ewma(prev?.decodeTps, alone, a);
   }
   return next;
+}
+
+/** A prefill sample far faster than the rate learned so far: a prompt the node had cached, not a faster node. */
+function looksCached(prev: ModelRates | undefined, prefillTps: number): boolean {
+  return prev?.prefillTps !== undefined && prev.samples >= PREFILL_OUTLIER_SAMPLES && prefillTps > PREFILL_OUTLIER_FACTOR * prev.prefillTps;
 }
