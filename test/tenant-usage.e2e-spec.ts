@@ -3,6 +3,7 @@ import type { RunningHerd } from '../src/bootstrap';
 import type { RequestRecord } from '../src/inference/request-events';
 import { parseExposition, samplesOf, sumOf, type MetricFamily } from '../src/metrics/exposition-parser';
 import type { EmbeddedRedis } from '../src/redis/embedded-redis';
+import type { UsageRow } from '../src/usage/usage-rows';
 import { nodeConfig, post, startTestHerd, waitFor, type Reply } from './support/herd';
 import { startRedis, uniquePrefix } from './support/redis';
 
@@ -58,18 +59,7 @@ async function generate(herd: RunningHerd, tenant: string, numPredict: number, s
   return r;
 }
 
-interface Row {
-  day: string;
-  tenant: string;
-  requests: number;
-  ok: number;
-  error: number;
-  canceled: number;
-  rejected: number;
-  promptTokens: number;
-  outputTokens: number;
-  queueWaitMsMean: number | null;
-}
+type Row = UsageRow;
 
 async function usage(herd: RunningHerd, query = ''): Promise<{ status: number; body: { from: string; to: string; rows: Row[] } }> {
   const res = await fetch(`${herd.url}/herd/usage${query}`, { headers: ADMIN });

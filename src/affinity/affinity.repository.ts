@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { runScript } from '../redis/run-script';
 
 /**
  * One node's serving sequence goes up by one per request it served for the model; every prefix link of that
@@ -41,8 +42,7 @@ export class AffinityRepository {
 
   /** Records that `node` served a request whose prompt is `links`; keeps the newest `keep` links. */
   async served(node: string, model: string, links: string[], ttlMs: number, keep: number): Promise<void> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>).herdAffinityServed;
-    await fn.call(this.redis, this.keys.affinityLinks(node, model), this.keys.affinitySeq(node, model), ttlMs, keep, ...links);
+    await runScript(this.redis, 'herdAffinityServed', this.keys.affinityLinks(node, model), this.keys.affinitySeq(node, model), ttlMs, keep, ...links);
   }
 
   /** For each node: its sequence and when it last served each link (one round trip; one per node on a cluster). */

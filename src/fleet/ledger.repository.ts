@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ChainableCommander } from 'ioredis';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { runScript } from '../redis/run-script';
 
 /**
  * Every lease and placing mark expires by Redis' clock (TIME inside the script), never a replica's: replicas
@@ -166,8 +167,7 @@ export class LedgerRepository {
   }
 
   private call(name: string, ...args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
-    return fn.apply(this.redis, args);
+    return runScript(this.redis, name, ...args);
   }
 
   async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number, tenant = ''): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { runScript } from '../redis/run-script';
 import type { FairEntry } from '../scheduler/fair-order';
 
 /** A member of a tenant's queue is `<request id>\n<model>` (neither holds a newline). */
@@ -144,8 +145,7 @@ export class FairShareRepository implements OnModuleDestroy {
   }
 
   private call(name: string, ...args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
-    return fn.apply(this.redis, args);
+    return runScript(this.redis, name, ...args);
   }
 
   /** A request starts waiting: into its tenant's queue, the tenant lifted when it was not waiting before. */

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_COMMAND, REDIS_SUBSCRIBER, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { runScript } from '../redis/run-script';
 import { parseStoredKey, type ApiKeyRecord } from './api-key';
 
 /** KEYS: hash index, records; ARGV[1]: a key's hash. The record of the key with that hash, in one round trip. */
@@ -38,9 +39,8 @@ export class ApiKeyRepository {
     redis.defineCommand('herdUpdateKey', { numberOfKeys: 1, lua: UPDATE });
   }
 
-  private call(name: string, ...args: string[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name];
-    return fn.apply(this.redis, args);
+  private call(name: string, ...args: (string | number)[]): Promise<unknown> {
+    return runScript(this.redis, name, ...args);
   }
 
   async insert(record: ApiKeyRecord, hash: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
+import { runScript } from '../redis/run-script';
 
 /**
  * Fixed windows by Redis' clock (TIME inside the script), so replicas whose clocks disagree still count the same
@@ -48,8 +49,7 @@ export class RateLimitRepository {
   }
 
   private call(name: string, ...args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
-    return fn.apply(this.redis, args);
+    return runScript(this.redis, name, ...args);
   }
 
   /** Counts one request in the key's window if neither limit is reached (one round trip). */
