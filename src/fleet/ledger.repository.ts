@@ -110,22 +110,6 @@ if #expired > 0 then
 end
 return 1`;
 
-/** A lease's value is `tokens:startedAt:estimateMs:tenant`; the tenant (which may hold `:`) comes last. */
-function estimateAndTenant(estimateMs: number, tenant: string): string {
-  return `${Math.round(estimateMs)}:${tenant}`;
-}
-
-/** The tenant a lease was taken for ('' when unknown). */
-export function leaseTenant(lease: string | null): string {
-  if (!lease) return '';
-  let at = -1;
-  for (let i = 0; i < 3; i++) {
-    at = lease.indexOf(':', at + 1);
-    if (at === -1) return '';
-  }
-  return lease.slice(at + 1);
-}
-
 /**
  * Tokens a running request still has to process, assuming it progresses evenly over its estimated time.
  * A request past its estimate still counts a tenth: it is running late, not finished.
@@ -170,8 +154,8 @@ export class LedgerRepository {
     return runScript(this.redis, name, ...args);
   }
 
-  async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number, tenant = ''): Promise<boolean> {
-    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), leaseMs, slots, requestId, Math.round(tokens), estimateAndTenant(estimateMs, tenant));
+  async reserve(node: string, requestId: string, slots: number, tokens: number, estimateMs: number, leaseMs: number): Promise<boolean> {
+    const ok = await this.call('herdReserve', this.keys.leases(node), this.keys.leaseTokens(node), leaseMs, slots, requestId, Math.round(tokens), Math.round(estimateMs));
     return ok === 1;
   }
 
@@ -184,12 +168,12 @@ export class LedgerRepository {
     node: string,
     candidates: string[],
     queue: { zsets: string[]; lists: string[] },
-    lease: { requestId: string; slots: number; tokens: number; estimateMs: number; leaseMs: number; tenant?: string },
+    lease: { requestId: string; slots: number; tokens: number; estimateMs: number; leaseMs: number },
   ): Promise<{ reserved: boolean; waiting: number; redisNow: number; loads: Map<string, NodeLoad> } | undefined> {
     if (this.redis.isCluster) return undefined;
     const keys = [this.keys.leases(node), this.keys.leaseTokens(node), this.keys.placing, ...queue.zsets, ...queue.lists];
     for (const n of candidates) keys.push(this.keys.leases(n), this.keys.leaseTokens(n));
-    const args = [lease.leaseMs, lease.slots, lease.requestId, Math.round(lease.tokens), estimateAndTenant(lease.estimateMs, lease.tenant ?? ''), queue.zsets.length, queue.lists.length];
+    const args = [lease.leaseMs, lease.slots, lease.requestId, Math.round(lease.tokens), Math.round(lease.estimateMs), queue.zsets.length, queue.lists.length];
     const out = (await this.call('herdReserveIfIdle', keys.length, ...keys, ...args)) as unknown[];
     const redisNow = Number(out[2]);
     const loads = new Map<string, NodeLoad>();
@@ -201,8 +185,8 @@ export class LedgerRepository {
   }
 
   /** Gives a held lease the estimate it should carry (tokens:startedAt:estimateMs as RESERVE writes it). */
-  async restamp(node: string, requestId: string, tokens: number, startedAt: number, estimateMs: number, tenant = ''): Promise<void> {
-    await this.call('herdRestamp', this.keys.leases(node), this.keys.leaseTokens(node), requestId, `${Math.round(tokens)}:${Math.round(startedAt)}:${estimateAndTenant(estimateMs, tenant)}`);
+  async restamp(node: string, requestId: string, tokens: number, startedAt: number, estimateMs: number): Promise<void> {
+    await this.call('herdRestamp', this.keys.leases(node), this.keys.leaseTokens(node), requestId, `${Math.round(tokens)}:${Math.round(startedAt)}:${Math.round(estimateMs)}`);
   }
 
   async release(node: string, requestId: string): Promise<boolean> {
@@ -240,13 +224,9 @@ export class LedgerRepository {
    * On a single Redis this is one pipeline. On a cluster a pipeline must stay in one slot, so each node's load is
    * its own call and the queue counts (all under the shared hash tag) one pipeline, all sent in parallel.
    */
-  async loadsAndWaiting(
-    nodes: string[],
-    queue: { zsets: string[]; lists: string[] } | undefined,
-  ): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number; placingModels: string[]; runningByTenant: Map<string, number> }> {
+  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number; placingModels: string[] }> {
     const loads = new Map<string, NodeLoad>();
-    const runningByTenant = new Map<string, number>();
-    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0, placingModels: [], runningByTenant };
+    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0, placingModels: [] };
     let leaseLists: (string | null)[][];
     let counts: unknown[];
     if (this.redis.isCluster) {
@@ -267,15 +247,11 @@ export class LedgerRepository {
       const [now, ...leases] = leaseLists[i];
       const redisNow = Number(now);
       loads.set(n, { inFlight: leases.length, backlogTokens: leases.reduce((sum, l) => sum + remainingTokens(l, redisNow), 0) });
-      for (const l of leases) {
-        const tenant = leaseTenant(l);
-        if (tenant) runningByTenant.set(tenant, (runningByTenant.get(tenant) ?? 0) + 1);
-      }
     });
     // The queue counts end with the models of the placements under way.
     const queued = counts.slice(0, -1).reduce<number>((sum, c) => sum + Number(c), 0);
     const placingModels = counts.length > 0 ? ((counts[counts.length - 1] as (string | null)[]) ?? []).map((m) => m ?? '') : [];
-    return { loads, waiting: queued + placingModels.length, queued, placing: placingModels.length, placingModels, runningByTenant };
+    return { loads, waiting: queued + placingModels.length, queued, placing: placingModels.length, placingModels };
   }
 
   private loadOf(pipe: ChainableCommander, node: string): void {

@@ -3,8 +3,6 @@ import type { EstimateParts, RequestEstimate } from '../scheduler/scheduler.type
 /** What placing a request needs to know of it: its id and the scheduler's estimate of its size. */
 export interface PlacementRequest extends RequestEstimate {
   requestId: string;
-  /** Who the request is charged to; kept on its lease so the pump knows how many slots each tenant holds. */
-  tenant?: string;
 }
 
 /** A slot reserved for a request on a node. */

@@ -85,7 +85,7 @@ export class PlacementService {
     const tokens = ticket.promptTokens + ticket.outputTokens;
     let seen: Awaited<ReturnType<LedgerRepository['reserveIfIdle']>>;
     try {
-      seen = await this.ledger.reserveIfIdle(target?.node ?? names[0], names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: target?.estimateMs ?? 0, leaseMs: this.config.leaseMs, tenant: ticket.tenant });
+      seen = await this.ledger.reserveIfIdle(target?.node ?? names[0], names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: target?.estimateMs ?? 0, leaseMs: this.config.leaseMs });
     } catch (err) {
       if (target && isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(target.node, ticket.requestId));
       throw err;
@@ -97,7 +97,7 @@ export class PlacementService {
       if (target && seen.reserved) {
         if (best?.node === target.node) {
           // The lease carries the estimate of the fresh ranking, as a reservation made after it would.
-          if (Math.round(best.estimateMs) !== Math.round(target.estimateMs)) void this.ledger.restamp(best.node, ticket.requestId, tokens, seen.redisNow, best.estimateMs, ticket.tenant).catch(() => undefined);
+          if (Math.round(best.estimateMs) !== Math.round(target.estimateMs)) void this.ledger.restamp(best.node, ticket.requestId, tokens, seen.redisNow, best.estimateMs).catch(() => undefined);
           return this.granted(ticket, best, slots, seen.loads);
         }
         await this.ledger.release(target.node, ticket.requestId);
@@ -173,7 +173,7 @@ export class PlacementService {
     const tokens = ticket.promptTokens + ticket.outputTokens;
     let reserved: boolean;
     try {
-      reserved = await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs, ticket.tenant);
+      reserved = await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs);
     } catch (err) {
       // No answer in time, but the reservation was sent and may still be made: nobody would use or renew that
       // lease, so give it back once Redis answers instead of letting it hold the slot until it expires.

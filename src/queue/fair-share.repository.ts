@@ -10,19 +10,12 @@ const SEP = '\n';
 const PRIORITY_SCALE = 1e12;
 /** How long charges made off the pump's path (fast path, settlements) wait to be sent together. */
 const FLUSH_MS = 50;
-/** A tenant that had a request enqueued, started or finished this recently counts as active (slot reserve). */
-export const ACTIVE_WINDOW_MS = 5000;
-
-const NOW_MS = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-`;
 
 /**
  * Into the tenant's queue. A tenant that was not waiting is first lifted to the smallest counter among the
  * tenants waiting now, or to the counter of the tenant served last when nobody waits (scheduler/fair-order.ts).
  */
-const ENQUEUE = `${NOW_MS}
-redis.call('ZADD', KEYS[5], now, ARGV[2])
+const ENQUEUE = `
 local qk = ARGV[1] .. ARGV[2]
 if redis.call('ZCARD', qk) == 0 then
   local own = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
@@ -42,22 +35,13 @@ redis.call('SADD', KEYS[1], ARGV[2])
 return seq`;
 
 /** Out of the index; with ARGV[4] a charge (the request was taken for a slot), added to the tenant's counter. */
-const LEAVE = `${NOW_MS}
+const LEAVE = `
 local qk = ARGV[1] .. ARGV[2]
 redis.call('ZREM', qk, ARGV[3])
 if redis.call('ZCARD', qk) == 0 then redis.call('SREM', KEYS[1], ARGV[2]) end
 if ARGV[4] ~= '' then
   local c = redis.call('HINCRBYFLOAT', KEYS[2], ARGV[2], ARGV[4])
   redis.call('SET', KEYS[3], c)
-  redis.call('ZADD', KEYS[4], now, ARGV[2])
-end
-return 1`;
-
-/** Charges (ARGV pairs tenant, cost) added to the counters; each such tenant was active just now. */
-const CHARGE = `${NOW_MS}
-for i = 1, #ARGV, 2 do
-  redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('ZADD', KEYS[2], now, ARGV[i])
 end
 return 1`;
 
@@ -65,15 +49,12 @@ return 1`;
  * The first ARGV[2] entries of every waiting tenant that BullMQ still has waiting (prioritized), with the
  * tenant's counter. Entries whose job is gone (finished or removed by a replica that died before cleaning up)
  * are dropped; entries whose job is taken or promoted are skipped. Also answers the job BullMQ would hand out
- * next and the tenants active within ARGV[4] ms: { promoted jobs waiting, id at the front of the prioritized
- * zset, { active tenants }, then tenant, counter, member, score, ... }.
+ * next: { promoted jobs waiting, id at the front of the prioritized zset, then tenant, counter, member, score, ... }.
  */
-const CANDIDATES = `${NOW_MS}
+const CANDIDATES = `
 local k = tonumber(ARGV[2])
-local window = tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 10 * window)
 local front = redis.call('ZRANGE', KEYS[3], 0, 0)
-local out = { redis.call('LLEN', KEYS[4]), front[1] or '', redis.call('ZRANGEBYSCORE', KEYS[5], now - window, '+inf') }
+local out = { redis.call('LLEN', KEYS[4]), front[1] or '' }
 for _, t in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local qk = ARGV[1] .. t
   local entries = redis.call('ZRANGE', qk, 0, k * 4 - 1, 'WITHSCORES')
@@ -118,8 +99,6 @@ export interface FairCandidates {
   promoted: number;
   /** The prioritized job BullMQ hands out next when none is promoted. */
   frontId?: string;
-  /** Tenants with a request enqueued, started or finished within ACTIVE_WINDOW_MS. */
-  active: Set<string>;
 }
 
 /**
@@ -137,10 +116,9 @@ export class FairShareRepository implements OnModuleDestroy {
     @Inject(REDIS_COMMAND) private readonly redis: RedisLike,
     private readonly keys: RedisKeys,
   ) {
-    redis.defineCommand('herdFairEnqueue', { numberOfKeys: 5, lua: ENQUEUE });
-    redis.defineCommand('herdFairLeave', { numberOfKeys: 4, lua: LEAVE });
-    redis.defineCommand('herdFairCandidates', { numberOfKeys: 5, lua: CANDIDATES });
-    redis.defineCommand('herdFairCharge', { numberOfKeys: 2, lua: CHARGE });
+    redis.defineCommand('herdFairEnqueue', { numberOfKeys: 4, lua: ENQUEUE });
+    redis.defineCommand('herdFairLeave', { numberOfKeys: 3, lua: LEAVE });
+    redis.defineCommand('herdFairCandidates', { numberOfKeys: 4, lua: CANDIDATES });
     redis.defineCommand('herdFairWaiting', { numberOfKeys: 1, lua: WAITING });
   }
 
@@ -151,19 +129,19 @@ export class FairShareRepository implements OnModuleDestroy {
   /** A request starts waiting: into its tenant's queue, the tenant lifted when it was not waiting before. */
   async enqueued(entry: { requestId: string; tenant: string; model: string; priority: number }): Promise<void> {
     const k = this.keys;
-    await this.call('herdFairEnqueue', k.fairActive, k.fairCounters, k.fairLastServed, k.fairSeq, k.fairSeen, k.fairQueuePrefix, entry.tenant, memberOf(entry), entry.priority);
+    await this.call('herdFairEnqueue', k.fairActive, k.fairCounters, k.fairLastServed, k.fairSeq, k.fairQueuePrefix, entry.tenant, memberOf(entry), entry.priority);
   }
 
   /** A waiting request was taken for a slot: out of the index, and its estimated cost charged to its tenant now. */
   async taken(entry: { requestId: string; tenant: string; model: string }, cost: number): Promise<void> {
     const k = this.keys;
-    await this.call('herdFairLeave', k.fairActive, k.fairCounters, k.fairLastServed, k.fairSeen, k.fairQueuePrefix, entry.tenant, memberOf(entry), String(cost));
+    await this.call('herdFairLeave', k.fairActive, k.fairCounters, k.fairLastServed, k.fairQueuePrefix, entry.tenant, memberOf(entry), String(cost));
   }
 
   /** A waiting request left without being served (canceled, timed out, failed): out of the index, no charge. */
   async withdrawn(entry: { requestId: string; tenant: string; model: string }): Promise<void> {
     const k = this.keys;
-    await this.call('herdFairLeave', k.fairActive, k.fairCounters, k.fairLastServed, k.fairSeen, k.fairQueuePrefix, entry.tenant, memberOf(entry), '');
+    await this.call('herdFairLeave', k.fairActive, k.fairCounters, k.fairLastServed, k.fairQueuePrefix, entry.tenant, memberOf(entry), '');
   }
 
   /**
@@ -171,7 +149,7 @@ export class FairShareRepository implements OnModuleDestroy {
    * request could have been ahead of it) and the correction once a request's real token counts are known.
    */
   charge(tenant: string, cost: number): void {
-    if (!Number.isFinite(cost)) return;
+    if (!Number.isFinite(cost) || cost === 0) return;
     this.pending.set(tenant, (this.pending.get(tenant) ?? 0) + cost);
     this.flushTimer ??= setTimeout(() => void this.flush().catch(() => undefined), FLUSH_MS);
   }
@@ -180,10 +158,11 @@ export class FairShareRepository implements OnModuleDestroy {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pending.size === 0) return;
-    const args: string[] = [];
-    for (const [tenant, cost] of this.pending) args.push(tenant, String(cost));
+    const charges = [...this.pending];
     this.pending.clear();
-    await this.call('herdFairCharge', this.keys.fairCounters, this.keys.fairSeen, ...args);
+    const pipe = this.redis.pipeline();
+    for (const [tenant, cost] of charges) pipe.hincrbyfloat(this.keys.fairCounters, tenant, cost);
+    await pipe.exec();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -194,10 +173,10 @@ export class FairShareRepository implements OnModuleDestroy {
   async candidates(perTenant: number): Promise<FairCandidates> {
     const k = this.keys;
     const waiting = k.queueWaiting;
-    const out = (await this.call('herdFairCandidates', k.fairActive, k.fairCounters, waiting.zsets[0], waiting.lists[0], k.fairSeen, k.fairQueuePrefix, perTenant, k.jobKeyPrefix, ACTIVE_WINDOW_MS)) as (string | number | string[])[];
+    const out = (await this.call('herdFairCandidates', k.fairActive, k.fairCounters, waiting.zsets[0], waiting.lists[0], k.fairQueuePrefix, perTenant, k.jobKeyPrefix)) as (string | number)[];
     const entries: FairEntry[] = [];
     const counters = new Map<string, number>();
-    for (let i = 3; i + 3 < out.length; i += 4) {
+    for (let i = 2; i + 3 < out.length; i += 4) {
       const tenant = String(out[i]);
       const member = String(out[i + 2]);
       const score = Number(out[i + 3]);
@@ -205,7 +184,7 @@ export class FairShareRepository implements OnModuleDestroy {
       const cut = member.indexOf(SEP);
       entries.push({ tenant, requestId: member.slice(0, cut), model: member.slice(cut + 1), priority: Math.floor(score / PRIORITY_SCALE), seq: score % PRIORITY_SCALE });
     }
-    return { entries, counters, promoted: Number(out[0]), frontId: out[1] ? String(out[1]) : undefined, active: new Set((out[2] as string[]) ?? []) };
+    return { entries, counters, promoted: Number(out[0]), frontId: out[1] ? String(out[1]) : undefined };
   }
 
   /** Tenants with requests waiting, and how many each. */

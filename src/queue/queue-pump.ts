@@ -7,9 +7,8 @@ import { FleetRegistry } from '../fleet/fleet-registry';
 import { LedgerRepository } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { PlacementService } from '../placement/placement.service';
-import { isEligible } from '../scheduler/eligibility';
-import { fairOrder, underSlotCap } from '../scheduler/fair-order';
-import { nextTicket } from '../scheduler/next-ticket';
+import { fairOrder } from '../scheduler/fair-order';
+import { nextTicket, type PumpNodeView } from '../scheduler/next-ticket';
 import { FairShareRepository } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
@@ -148,33 +147,36 @@ export class QueuePump {
     const now = Date.now();
     const up = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
     if (up.length === 0) return undefined;
-    const { loads, queued, placingModels, runningByTenant } = await this.ledger.loadsAndWaiting(
-      up.map((n) => n.name),
-      this.queueKeys,
-    );
+    const { loads, queued, placingModels } = await this.ledger.loadsAndWaiting(up.map((n) => n.name), this.queueKeys);
     if (queued === 0) return undefined;
     const views = up.map((n) => ({ ...this.fleet.eligibilityView(n, now), inFlight: loads.get(n.name)?.inFlight ?? 0 }));
-    // With fair share, a tenant over its slot cap (scheduler/fair-order.ts slotCap) takes nothing, in either order.
-    let allowed = (_t: { tenant: string; model: string }): boolean => true;
     if (this.config.fairShare) {
-      const { entries, counters, promoted, frontId, active } = await this.fair.candidates(PER_TENANT_DEPTH);
-      const slotsFor = (model: string): number => views.reduce((sum, v) => sum + (isEligible(v, model) ? v.slots : 0), 0);
-      allowed = (t) => underSlotCap([{ ...t, requestId: '', priority: 0, seq: 0 }], runningByTenant, active, slotsFor).length === 1;
-      // Among the first few waiting requests of each tenant under its cap: priority, then the tenant with the
-      // smallest counter (fair-order.ts), the first one a free node could serve. Promoted unless BullMQ's next.
-      const order = fairOrder(entries.filter(allowed), counters, true);
-      const i = nextTicket(order, views, placingModels);
-      if (i !== undefined) return { requestId: order[i].requestId, promote: promoted > 0 || order[i].requestId !== frontId };
+      const fair = await this.fairChoice(views, placingModels);
+      if (fair) return fair;
     }
     // Fair share off, or nothing in the fair-share index can start (it may miss a job, e.g. one queued before an
     // upgrade): BullMQ's own order, priority then arrival.
     for (const limit of queued > 1 ? [1, PEEK_DEPTH] : [1]) {
-      const all = await this.jobs.peek(limit);
-      const waiting = all.filter(allowed);
+      const waiting = await this.jobs.peek(limit);
       const i = nextTicket(waiting, views, placingModels);
-      if (i !== undefined) return { requestId: waiting[i].requestId, promote: waiting[i].requestId !== all[0].requestId };
+      if (i !== undefined) return { requestId: waiting[i].requestId, promote: i > 0 };
     }
     return undefined;
+  }
+
+  /**
+   * The waiting request to take next with fair share on: among the first few waiting requests of each tenant,
+   * in priority order and, within a priority, the tenant with the smallest counter first (scheduler/fair-order.ts),
+   * the first one a node with a free slot could serve. It is promoted unless BullMQ hands it out next anyway.
+   */
+  private async fairChoice(views: PumpNodeView[], placingModels: string[]): Promise<{ requestId: string; promote: boolean } | undefined> {
+    const { entries, counters, promoted, frontId } = await this.fair.candidates(PER_TENANT_DEPTH);
+    if (entries.length === 0) return undefined;
+    const order = fairOrder(entries, counters, true);
+    const i = nextTicket(order, views, placingModels);
+    if (i === undefined) return undefined;
+    const requestId = order[i].requestId;
+    return { requestId, promote: promoted > 0 || requestId !== frontId };
   }
 
   private pause(ms: number): Promise<void> {

@@ -109,10 +109,6 @@ export class RedisKeys {
   get fairLastServed(): string {
     return `${this.shared}:fair:last`;
   }
-  /** Zset: tenant -> when it last had a request enqueued, started or finished (Redis ms): who is active now. */
-  get fairSeen(): string {
-    return `${this.shared}:fair:seen`;
-  }
   /** Arrival sequence of fair-share entries, shared by replicas. */
   get fairSeq(): string {
     return `${this.shared}:fair:seq`;

@@ -1,4 +1,4 @@
-import { fairOrder, liftedCounter, serviceCost, slotCap, underSlotCap, type FairEntry } from './fair-order';
+import { fairOrder, liftedCounter, serviceCost, type FairEntry } from './fair-order';
 
 const entry = (requestId: string, tenant: string, seq: number, priority = 5, model = 'm'): FairEntry => ({ requestId, tenant, seq, priority, model });
 
@@ -57,35 +57,5 @@ describe('serviceCost', () => {
   });
   it('ignores negative counts and a weight that is not positive', () => {
     expect(serviceCost(-5, 10, 0)).toBe(20);
-  });
-});
-
-describe('slot cap', () => {
-  const slots = (): number => 4;
-
-  it('leaves one slot for each other active tenant, and at least one for the tenant itself', () => {
-    expect(slotCap(4, 0)).toBe(4);
-    expect(slotCap(4, 1)).toBe(3);
-    expect(slotCap(4, 9)).toBe(1);
-  });
-
-  it("holds back a tenant at its cap while another is active, so the other's next request finds a slot", () => {
-    const waiting = [entry('a5', 'a', 5), entry('b2', 'b', 6)];
-    const running = new Map([['a', 3]]);
-    expect(underSlotCap(waiting, running, new Set(['a', 'b']), slots).map((e) => e.requestId)).toEqual(['b2']);
-  });
-
-  it('lets a tenant alone use every slot', () => {
-    const running = new Map([['a', 3]]);
-    expect(underSlotCap([entry('a5', 'a', 5)], running, new Set(['a']), slots)).toHaveLength(1);
-    expect(underSlotCap([entry('a5', 'a', 5)], running, new Set(), slots)).toHaveLength(1);
-  });
-
-  it('counts the slots of the nodes that serve the model', () => {
-    const running = new Map([['a', 1]]);
-    const oneSlotForM = (model: string): number => (model === 'm' ? 1 : 8);
-    // One slot for model m and another tenant active: the cap is still one, never zero.
-    expect(underSlotCap([entry('a2', 'a', 2)], new Map(), new Set(['a', 'b']), oneSlotForM)).toHaveLength(1);
-    expect(underSlotCap([entry('a2', 'a', 2)], running, new Set(['a', 'b']), oneSlotForM)).toHaveLength(0);
   });
 });

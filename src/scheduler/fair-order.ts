@@ -52,25 +52,3 @@ export function liftedCounter(own: number, waitingCounters: readonly number[], l
   const floor = waitingCounters.length > 0 ? Math.min(...waitingCounters) : lastServed;
   return Math.max(own, floor);
 }
-
-/**
- * Slots one tenant may hold while other tenants are active: all but one for each of them (at least one).
- * Ollama cannot preempt, so a tenant coming back behind another's burst of long requests would otherwise wait for
- * one of them to end, every time, whatever its counter. With one slot kept per other active tenant, its next
- * request starts as soon as its previous one ends. A tenant alone uses every slot; the slot kept for a tenant
- * stays empty only while that tenant is active yet sends nothing (ACTIVE_WINDOW_MS in the fair-share repository).
- */
-export function slotCap(slots: number, othersActive: number): number {
-  return Math.max(1, slots - Math.max(0, othersActive));
-}
-
-/**
- * The entries whose tenant is under its slot cap. `running` counts each tenant's requests holding a slot now,
- * `active` the tenants active recently, `slotsFor(model)` the slots of the nodes that could serve the model.
- */
-export function underSlotCap(entries: readonly FairEntry[], running: ReadonlyMap<string, number>, active: ReadonlySet<string>, slotsFor: (model: string) => number): FairEntry[] {
-  return entries.filter((e) => {
-    const others = active.size - (active.has(e.tenant) ? 1 : 0);
-    return others === 0 || (running.get(e.tenant) ?? 0) < slotCap(slotsFor(e.model), others);
-  });
-}
