@@ -2,9 +2,10 @@ import { Agent } from 'node:http';
 import { parseArgs } from 'node:util';
 import { bodyExcerpt, CASE_KINDS, FUZZ_ROUTES, generateCase, type CaseKind, type FuzzContext } from './fuzz/hostile-bodies';
 import { loopbackUrl } from './fuzz/inspect';
-import { failureOf, fetchModels, formatReport, probeHerd, runFuzz, sendCase } from './fuzz/runner';
+import { failureOf, fetchModels, formatKeys, formatReport, FuzzKeys, probeHerd, runFuzz, sendCase } from './fuzz/runner';
 
-const HELP = `Sends generated hostile requests to every body-taking route of a running Herd (loopback only).
+const HELP = `Sends generated hostile requests to every body-taking route of a running Herd, its API key and usage
+routes, and hostile tenant and credential headers to its inference routes (loopback only).
 
 usage: npm run fuzz -- [options]
   --n N             cases to send (default 10000)
@@ -14,13 +15,20 @@ usage: npm run fuzz -- [options]
   --seconds N       start no case after this many seconds (default 300)
   --timeout-ms N    abandon a request not answered by then (default 30000)
   --body-limit X    Herd's HERD_BODY_LIMIT, e.g. 10mb (default: $HERD_BODY_LIMIT or 50mb)
-  --no-admin        skip the admin routes (pull, push, create, copy, delete, /herd/nodes...)
+  --no-admin        skip the admin routes (pull, push, create, copy, delete, /herd/nodes, /herd/keys, /herd/usage)
+  --admin-key KEY   Herd's HERD_ADMIN_KEY, sent to admin routes (default: $HERD_ADMIN_KEY; unset is fine on loopback)
+  --auth off|keys   Herd's HERD_AUTH (default: $HERD_AUTH or off); with keys the run makes a key for inference
   --kinds a,b       only these case kinds (${CASE_KINDS.join(', ')})
   --examples N      failure kinds to print (default 10)
   --case I          send only case I of the seed and print it in full (to replay a failure)
 
-Exit status: 0 when no failure; 1 when any answer was a 5xx other than 503/504, a body with an out-of-range
-priority was accepted, a stream ended in an internal error, or Herd stopped answering; 2 on bad usage.`;
+The run makes API keys (a PATCH target, every valid POST /herd/keys case, with HERD_AUTH=keys one for
+inference) and revokes them all at the end.
+
+Exit status: 0 when no failure; 1 when any answer was a 5xx other than 503/504, a request Herd must refuse was
+accepted (an out-of-range priority, a bad X-Herd-Tenant, a made-up API key, a bad key setting or usage query), a
+stream ended in an internal error, an API key showed up anywhere but in the answer that made it, a key of the run
+was left active, or Herd stopped answering; 2 on bad usage.`;
 
 function parseBytes(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(text.trim());
@@ -47,6 +55,8 @@ async function main(): Promise<number> {
       'timeout-ms': { type: 'string' },
       'body-limit': { type: 'string' },
       'no-admin': { type: 'boolean' },
+      'admin-key': { type: 'string' },
+      auth: { type: 'string' },
       kinds: { type: 'string' },
       examples: { type: 'string' },
       case: { type: 'string' },
@@ -70,6 +80,9 @@ async function main(): Promise<number> {
   const kinds = values.kinds?.split(',').map((k) => k.trim()).filter(Boolean) as CaseKind[] | undefined;
   const unknownKinds = (kinds ?? []).filter((k) => !CASE_KINDS.includes(k));
   if (unknownKinds.length) throw new Error(`--kinds: unknown ${unknownKinds.join(', ')} (known: ${CASE_KINDS.join(', ')})`);
+  const auth = values.auth ?? process.env.HERD_AUTH ?? 'off';
+  if (auth !== 'off' && auth !== 'keys') throw new Error(`--auth ${JSON.stringify(auth)}: expected off or keys`);
+  const adminKey = values['admin-key'] ?? (process.env.HERD_ADMIN_KEY || undefined);
 
   const before = await probeHerd(url);
   if (!before.answering) {
@@ -83,6 +96,7 @@ async function main(): Promise<number> {
     bodyLimitBytes,
     kinds,
     routes: values['no-admin'] ? FUZZ_ROUTES.filter((r) => !r.admin) : FUZZ_ROUTES,
+    auth,
   };
 
   if (values.case !== undefined) {
@@ -91,25 +105,32 @@ async function main(): Promise<number> {
     process.stdout.write(
       [`case ${index} of seed ${seed}: ${c.kind} (${c.detail})`, `${c.route.method} ${c.path}`, `headers: ${JSON.stringify(c.headers).slice(0, 400)}`, `body: ${bodyExcerpt(c.body, 2000)}`, ''].join('\n'),
     );
+    // The same keys as in a run (a PATCH target, an inference key with --auth keys), revoked afterwards.
+    const keys = new FuzzKeys(url, adminKey, auth, timeoutMs);
+    if (auth === 'keys' || c.route.family.startsWith('key-')) await keys.setUp();
     const agent = new Agent({ keepAlive: false });
-    const r = await sendCase(loopbackUrl(url), agent, c, timeoutMs);
+    const r = await sendCase(loopbackUrl(url), agent, c, timeoutMs, keys);
     agent.destroy();
-    process.stdout.write(`answer: ${r.outcome} in ${r.ms.toFixed(0)} ms${r.node ? ` [X-Herd-Node ${r.node}]` : ''}${r.errorCode ? ` [X-Herd-Error-Code ${r.errorCode}]` : ''}\n${r.excerpt}\n`);
-    const failure = failureOf(c, r);
+    keys.observe(c, r);
+    const echoes = keys.echoes();
+    const audit = await keys.tearDown();
+    process.stdout.write(`answer: ${r.outcome} in ${r.ms.toFixed(0)} ms${r.node ? ` [X-Herd-Node ${r.node}]` : ''}${r.errorCode ? ` [X-Herd-Error-Code ${r.errorCode}]` : ''}\n${r.excerpt}\n${formatKeys(audit)}\n`);
+    const failure = failureOf(c, r) ?? (echoes.length ? 'key-echoed' : undefined);
     if (failure) process.stdout.write(`FAILURE: ${failure}\n`);
-    return failure ? 1 : 0;
+    return failure || audit.problems.length ? 1 : 0;
   }
 
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.stderr.write(`herd fuzz: ${n} cases to ${url}, seed ${seed}, concurrency ${concurrency}, models ${context.models.join(', ')}\n`);
-  const report = await runFuzz({ url, n, seed, concurrency, seconds, timeoutMs, context, signal: stop.signal });
+  const report = await runFuzz({ url, n, seed, concurrency, seconds, timeoutMs, context, signal: stop.signal, adminKey });
   const after = await probeHerd(url, 10_000);
   const healthLost = before.health === 200 && after.health !== 200;
   process.stdout.write(`${formatReport(report, examples)}\n\n`);
   process.stdout.write(`after the run: GET /api/version -> ${after.version}; GET /health -> ${after.health} (before: ${before.health})${after.health !== 200 ? ` ${after.healthText.slice(0, 200)}` : ''}\n`);
-  const ok = report.failureCount === 0 && after.answering && !healthLost;
-  process.stdout.write(ok ? 'result: PASS\n' : `result: FAIL${after.answering ? '' : ' (Herd stopped answering)'}${healthLost ? ' (Herd no longer healthy)' : ''}\n`);
+  const keysOk = report.keys.problems.length === 0;
+  const ok = report.failureCount === 0 && after.answering && !healthLost && keysOk;
+  process.stdout.write(ok ? 'result: PASS\n' : `result: FAIL${after.answering ? '' : ' (Herd stopped answering)'}${healthLost ? ' (Herd no longer healthy)' : ''}${keysOk ? '' : ' (API keys of the run not all revoked, or shown after the run)'}\n`);
   return ok ? 0 : 1;
 }
 

@@ -1,7 +1,8 @@
 import { fnv1a, mulberry32 } from '../../bench/lib/prng';
 
 /**
- * A pure, seeded generator of hostile requests for every body-taking route of Herd (issue #10).
+ * A pure, seeded generator of hostile requests for every body-taking route of Herd (issue #10), the API key and
+ * usage routes, and the tenant and credential headers of the inference routes.
  *
  * No I/O: `generateCase(seed, index, context)` always returns the same case, so a failure found by the runner
  * is reproduced from its seed and index alone. Bodies are built as JSON text (not through JSON.stringify) so
@@ -12,13 +13,41 @@ import { fnv1a, mulberry32 } from '../../bench/lib/prng';
  * - every URL inside a body is `http(s)://127.0.0.1:<port>` on a closed port (1), so nothing is probed outside;
  * - admin bodies only name models and nodes that do not exist (`fuzz-…`) and registry references on
  *   127.0.0.1:1, so a pull never leaves the machine and a delete or copy never touches a real model;
- * - valid inference bodies ask for at most 16 tokens.
+ * - valid inference bodies ask for at most 16 tokens;
+ * - API keys: bodies of POST /herd/keys name only `fuzz-` tenants (or one of a few names Object.prototype has,
+ *   such as `toString`: see FUZZ_KEY_TENANTS); PATCH goes to a key the runner made for the run
+ *   (KEY_ID_PLACEHOLDER) or to ids that do not exist; DELETE only to ids that do not exist. The runner revokes
+ *   every key the run made. Credentials in headers are made up, or placeholders the runner fills in with its own
+ *   keys (RUNNER_KEY_PLACEHOLDER, TARGET_KEY_PLACEHOLDER): never a real key.
  */
 
 export type Rng = () => number;
 
 /** Put into bodies Herd must refuse (an out-of-range priority): a node must never receive this text. */
 export const MUST_REJECT_CANARY = 'herd-fuzz-canary-must-never-reach-a-node';
+
+/**
+ * Stands for the API key the runner made for inference (HERD_AUTH=keys) in a credential header: the runner puts
+ * the key in its place when it has one. Shaped like a key (`herd_` + 43 characters), so without one it is just a
+ * key nobody made.
+ */
+export const RUNNER_KEY_PLACEHOLDER = `herd_${'FuzzRunnerKeyPlaceholder'.padEnd(43, '0')}`;
+/** Stands for the key the runner made as the target of PATCH /herd/keys/:id cases (its secret). */
+export const TARGET_KEY_PLACEHOLDER = `herd_${'FuzzTargetKeyPlaceholder'.padEnd(43, '0')}`;
+/** Stands for that target key's id in a path (`/herd/keys/<id>`); left as it is, the id does not exist. */
+export const KEY_ID_PLACEHOLDER = 'fuzz-target-key-id';
+/** A key-shaped credential that no Herd ever made. */
+const FAKE_KEY = `herd_${'FuzzFakeKeyNobodyMade'.padEnd(43, 'x')}`;
+
+/**
+ * Tenants a POST /herd/keys body of the generator can have Herd accept: `fuzz-` names, and these names that
+ * every JavaScript object inherits. After a run, a key the runner did not see made (its answer was lost) is
+ * revoked only if its tenant is one of these.
+ */
+export const FUZZ_KEY_TENANTS: readonly string[] = ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf'];
+export function isFuzzKeyTenant(tenant: string): boolean {
+  return tenant.startsWith('fuzz') || FUZZ_KEY_TENANTS.includes(tenant);
+}
 
 export type RouteFamily =
   | 'herd-generate'
@@ -37,20 +66,38 @@ export type RouteFamily =
   | 'delete'
   | 'node-add'
   | 'heartbeat'
-  | 'node-patch';
+  | 'node-patch'
+  | 'key-create'
+  | 'key-patch'
+  | 'key-list'
+  | 'key-get'
+  | 'key-revoke'
+  | 'usage';
 
 export interface FuzzRoute {
-  method: 'POST' | 'DELETE' | 'PATCH';
-  /** Express-style path; `:name` is filled per case. */
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
+  /** Express-style path; `:name` and `:id` are filled per case. */
   path: string;
   family: RouteFamily;
-  /** Admin route (models or fleet): any 4xx, 401/403 included, is a fine answer. */
+  /** Admin route (models, fleet, keys, usage): any 4xx, 401/403 included, is a fine answer. */
   admin: boolean;
-  /** Goes through Herd's priority queue. */
+  /** Goes through Herd's priority queue (an inference route: reads X-Herd-Tenant and the API key). */
   queued: boolean;
+  /** Takes a JSON body; a route without one gets only the kinds in BODYLESS_KINDS. */
+  body: boolean;
+  /** How often the route is picked, relative to the others. */
+  weight: number;
 }
 
-const route = (method: FuzzRoute['method'], path: string, family: RouteFamily, admin: boolean, queued: boolean): FuzzRoute => ({ method, path, family, admin, queued });
+const route = (method: FuzzRoute['method'], path: string, family: RouteFamily, admin: boolean, queued: boolean, extra: Partial<Pick<FuzzRoute, 'body' | 'weight'>> = {}): FuzzRoute => ({
+  method,
+  path,
+  family,
+  admin,
+  queued,
+  body: extra.body ?? true,
+  weight: extra.weight ?? (admin ? 1 : 3),
+});
 
 export const FUZZ_ROUTES: readonly FuzzRoute[] = [
   route('POST', '/ollama/generate', 'herd-generate', false, true),
@@ -70,6 +117,12 @@ export const FUZZ_ROUTES: readonly FuzzRoute[] = [
   route('POST', '/herd/nodes', 'node-add', true, false),
   route('POST', '/herd/nodes/heartbeat', 'heartbeat', true, false),
   route('PATCH', '/herd/nodes/:name', 'node-patch', true, false),
+  route('POST', '/herd/keys', 'key-create', true, false, { weight: 2 }),
+  route('PATCH', '/herd/keys/:id', 'key-patch', true, false, { weight: 2 }),
+  route('GET', '/herd/keys', 'key-list', true, false, { body: false, weight: 0.5 }),
+  route('GET', '/herd/keys/:id', 'key-get', true, false, { body: false }),
+  route('DELETE', '/herd/keys/:id', 'key-revoke', true, false, { body: false }),
+  route('GET', '/herd/usage', 'usage', true, false, { body: false, weight: 2 }),
 ];
 
 export const CASE_KINDS = [
@@ -85,8 +138,20 @@ export const CASE_KINDS = [
   'content-type',
   'oversize',
   'bulk',
+  'tenant-header',
+  'auth-header',
+  'hostile-query',
 ] as const;
 export type CaseKind = (typeof CASE_KINDS)[number];
+
+/** The kinds that apply to a route without a body (GET, DELETE /herd/keys/:id). */
+const BODYLESS_KINDS: ReadonlySet<CaseKind> = new Set<CaseKind>(['valid', 'auth-header', 'hostile-query', 'malformed-json', 'content-type']);
+
+/** Whether a kind of case can be made for a route. */
+export function kindApplies(kind: CaseKind, r: FuzzRoute): boolean {
+  if (kind === 'tenant-header') return r.queued;
+  return r.body || BODYLESS_KINDS.has(kind);
+}
 
 /** Relative frequency of each kind (oversize bodies are costly: kept rare). */
 const KIND_WEIGHTS: Record<CaseKind, number> = {
@@ -102,6 +167,9 @@ const KIND_WEIGHTS: Record<CaseKind, number> = {
   'content-type': 6,
   oversize: 0.5,
   bulk: 3,
+  'tenant-header': 7,
+  'auth-header': 7,
+  'hostile-query': 5,
 };
 
 export interface FuzzContext {
@@ -115,13 +183,18 @@ export interface FuzzContext {
   kinds?: readonly CaseKind[];
   /** Only these routes (default: FUZZ_ROUTES). */
   routes?: readonly FuzzRoute[];
+  /**
+   * HERD_AUTH of the Herd under test (default off). It changes no request, only which ones must be refused: with
+   * keys off a bad X-Herd-Tenant is; with keys on, it is ignored, and a made-up credential is refused instead.
+   */
+  auth?: 'off' | 'keys';
 }
 
 export interface FuzzCase {
   seed: number;
   index: number;
   route: FuzzRoute;
-  /** Concrete request path (the `:name` of PATCH filled in). */
+  /** Concrete request path (`:name` and `:id` filled in, any query string appended). */
   path: string;
   kind: CaseKind;
   /** What was done, for humans: `model=array`, `__proto__@options`, ... */
@@ -134,7 +207,10 @@ export interface FuzzCase {
   chunked: boolean;
   /** A well-formed request for a model the fleet has: real work that should be served. */
   valid: boolean;
-  /** Carries an out-of-range priority: Herd must answer 4xx, and no node may see the body. */
+  /**
+   * Herd must answer 4xx (an out-of-range priority, a bad X-Herd-Tenant with keys off, a made-up API key with keys
+   * on, a plainly bad key setting or usage query); on an inference route no node may see the body.
+   */
   mustReject: boolean;
 }
 
@@ -197,6 +273,8 @@ const GHOST_REFS = ['127.0.0.1:1/fuzz/nope:latest', '127.0.0.1:1/fuzz/ghost', '1
 /** URLs for node registration: loopback, closed or impossible ports. Never Herd's own port. */
 const LOOPBACK_URLS = ['http://127.0.0.1:1', 'http://127.0.0.1:1/', 'https://127.0.0.1:1', 'http://127.0.0.1:0', 'http://127.0.0.1:99999', 'http://fuzz:pw@127.0.0.1:1', 'http://127.0.0.1:1/../..', 'ftp://127.0.0.1:1', 'http://127.0.0.1:1/?x=%00', 'http://127.0.0.1:1#__proto__', '127.0.0.1:1', 'not a url'];
 const PROTO_KEYS: readonly Key[] = ['__proto__', 'constructor', 'prototype', raw('"\\u005f\\u005fproto\\u005f\\u005f"'), raw('"\\u0063onstructor"'), raw('"prototyp\\u0065"')];
+/** Ids for /herd/keys/:id: none of them exists (the placeholder is the runner's own key, for PATCH and GET). */
+const KEY_IDS = ['key_0000000000000000', 'key_ffffffffffffffff', 'KEY_0123456789ABCDEF', 'key_', 'key_0123456789abcde', 'key_0123456789abcdef0', 'key_0123456789abcdeg', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', '..', '%2e%2e', '%2e%2e%2fnodes', '%00', 'key_0123456789abcdef%00', '%E0%A4%A', '%ED%A0%80', '%F0%9F%A6%99', '%20', '*', 'key_*', 'null', 'undefined', '-1', '1e309', 'x'.repeat(2000)];
 const PATCH_NAMES = ['fuzz-ghost', 'fuzz-hb-0', '__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', '%00', '%E0%A4%A', '%ED%A0%80', '%2e%2e%2f%2e%2e', 'fuzz%20ghost', '%F0%9F%A6%99', 'x'.repeat(2000)];
 
 type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'array' | 'object';
@@ -247,6 +325,12 @@ const FIELD_TYPES: Record<string, readonly JsonType[]> = {
   labels: ['object'],
   memoryGb: ['number', 'integer'],
   tokensPerSecond: ['number', 'integer'],
+  tenant: ['string'],
+  priorityFloor: ['integer'],
+  models: ['array'],
+  rpm: ['integer'],
+  tpm: ['integer'],
+  expiresAt: ['string'],
 };
 
 /** Fields that exist on every route family's requests; wrong types are tried on all of them everywhere. */
@@ -270,6 +354,12 @@ const FAMILY_FIELDS: Record<RouteFamily, readonly string[]> = {
   'node-add': ['name', 'url', 'slots', 'weight', 'memoryGb', 'tokensPerSecond', 'labels'],
   heartbeat: ['name', 'url', 'slots', 'weight', 'memoryGb', 'tokensPerSecond', 'labels'],
   'node-patch': ['slots', 'weight', 'draining'],
+  'key-create': ['tenant', 'name', 'weight', 'priorityFloor', 'models', 'rpm', 'tpm', 'expiresAt'],
+  'key-patch': ['name', 'weight', 'priorityFloor', 'models', 'rpm', 'tpm', 'expiresAt'],
+  'key-list': [],
+  'key-get': [],
+  'key-revoke': [],
+  usage: [],
 };
 
 /** Numeric spots per family (dotted: inside options). */
@@ -291,6 +381,12 @@ const NUMERIC_SPOTS: Record<RouteFamily, readonly string[]> = {
   'node-add': ['slots', 'weight', 'memoryGb', 'tokensPerSecond'],
   heartbeat: ['slots', 'weight', 'memoryGb', 'tokensPerSecond'],
   'node-patch': ['slots', 'weight'],
+  'key-create': ['weight', 'weight', 'rpm', 'rpm', 'tpm', 'tpm', 'priorityFloor', 'expiresAt'],
+  'key-patch': ['weight', 'weight', 'rpm', 'rpm', 'tpm', 'tpm', 'priorityFloor', 'expiresAt'],
+  'key-list': [],
+  'key-get': [],
+  'key-revoke': [],
+  usage: [],
 };
 
 /** Number literals at and beyond the edges (as JSON text: some cannot come out of JSON.stringify). */
@@ -377,6 +473,12 @@ function textField(family: RouteFamily): 'prompt' | 'messages' | 'input' | undef
     case 'node-add':
     case 'heartbeat':
     case 'node-patch':
+    case 'key-create':
+    case 'key-patch':
+    case 'key-list':
+    case 'key-get':
+    case 'key-revoke':
+    case 'usage':
       return undefined;
   }
 }
@@ -453,7 +555,42 @@ function validFields(rng: Rng, family: RouteFamily, ctx: FuzzContext, text = pic
       maybe(0.4, 'weight', 1);
       maybe(0.4, 'draining', false);
       break;
+    case 'key-create':
+      fields.push(['tenant', pick(rng, VALID_KEY_TENANTS)]);
+      fields.push(...keySettings(rng, false));
+      break;
+    case 'key-patch':
+      fields.push(...keySettings(rng, true));
+      break;
+    case 'key-list':
+    case 'key-get':
+    case 'key-revoke':
+    case 'usage':
+      break;
   }
+  return fields;
+}
+
+const VALID_KEY_TENANTS = ['fuzz-team-0', 'fuzz-team-1', 'fuzz-team-2', 'fuzz.b@c:d', `fuzz-${'a'.repeat(59)}`];
+const VALID_KEY_MODELS: readonly string[][] = [['fuzz-*'], ['fuzz-?', 'fuzz-model:latest'], ['llama3*', 'nomic-embed-text'], ['*'], Array.from({ length: 100 }, (_, i) => `fuzz-${i}*`)];
+
+/** Settings of a valid key body (PATCH may also remove the removable ones with null). */
+function keySettings(rng: Rng, patch: boolean): Fields {
+  const fields: Fields = [];
+  const maybe = (p: number, key: string, value: () => unknown): void => {
+    if (chance(rng, p)) fields.push([key, value()]);
+  };
+  const clear = (key: string, value: () => unknown): void => {
+    if (patch && chance(rng, 0.15)) fields.push([key, null]);
+    else maybe(0.35, key, value);
+  };
+  clear('name', () => pick(rng, ['herd fuzz', 'fuzz: ci', `fuzz ${'n'.repeat(95)}`]));
+  maybe(0.35, 'weight', () => pick(rng, [0.01, 0.5, 1, 2.5, 1000]));
+  maybe(0.35, 'priorityFloor', () => int(rng, 1, 10));
+  clear('models', () => pick(rng, VALID_KEY_MODELS));
+  clear('rpm', () => pick(rng, [1, 60, 1_000_000]));
+  clear('tpm', () => pick(rng, [1, 100_000, 1_000_000_000]));
+  clear('expiresAt', () => pick(rng, ['2099-12-31T00:00:00Z', '2099-01-01T12:30:00.000Z', '9999-12-31T23:59:59Z', '2099-06-01T00:00:00+02:00']));
   return fields;
 }
 
@@ -569,6 +706,8 @@ interface Draft {
   /** Replaces fields when set (already text or bytes). */
   body?: string | Uint8Array;
   noBody?: boolean;
+  /** Query string, without the `?`. */
+  query?: string;
   headers: Record<string, string | string[]>;
   detail: string;
   chunked?: boolean;
@@ -582,19 +721,35 @@ function fieldsFor(rng: Rng, r: FuzzRoute): string[] {
   return chance(rng, 0.75) ? [...FAMILY_FIELDS[r.family]] : COMMON_FIELDS;
 }
 
+/** Tenants X-Herd-Tenant may name (keys off): every valid case of an inference route may carry one. */
+const VALID_TENANTS = ['fuzz-team-a', 'fuzz-team-b', 'fuzz.c@d:e', 'shared'];
+/** Well-formed /herd/usage queries (the days need not have data). */
+const VALID_USAGE_QUERIES = ['', 'from=2026-12-01&to=2026-12-31', 'from=2026-01-01', 'to=2026-12-31', 'from=2024-02-29&to=2024-03-01', 'from=2025-01-01&to=2025-12-31'];
+
 function validCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   let fields = validFields(rng, r.family, ctx);
+  if (!r.body) {
+    if (r.family !== 'usage') return { noBody: true, headers: {}, detail: 'valid' };
+    const query = pick(rng, VALID_USAGE_QUERIES);
+    const csv = chance(rng, 0.3);
+    return { noBody: true, query: query || undefined, headers: csv ? { accept: 'text/csv' } : {}, detail: `valid ?${query}${csv ? ' as CSV' : ''}` };
+  }
   const headers = JSON_HEADERS();
   let detail = 'valid';
+  if (r.queued && chance(rng, 0.2)) {
+    const tenant = pick(rng, VALID_TENANTS);
+    headers['x-herd-tenant'] = tenant;
+    detail += ` X-Herd-Tenant=${tenant}`;
+  }
   if (r.queued || r.family === 'show') {
     const p = int(rng, 1, 10);
     const where = weighted(rng, { body: 4, header: 2, none: 4 });
     if (where === 'body') {
       fields = setField(fields, 'priority', p);
-      detail = `valid priority=${p}`;
+      detail += ` priority=${p}`;
     } else if (where === 'header') {
       headers['x-herd-priority'] = String(p);
-      detail = `valid X-Herd-Priority=${p}`;
+      detail += ` X-Herd-Priority=${p}`;
     }
   }
   return { fields, headers, detail, valid: !r.admin };
@@ -633,6 +788,7 @@ function nestedWrongType(rng: Rng, r: FuzzRoute, fields: Fields): { fields: Fiel
   if (FAMILY_FIELDS[r.family].includes('format')) spots.push(() => ({ fields: setField(fields, 'format', { type: 5, properties: [] }), detail: 'format={type:5}' }));
   if (FAMILY_FIELDS[r.family].includes('labels')) spots.push(() => ({ fields: setField(fields, 'labels', { a: wrongEl() }), detail: 'labels.a=wrong' }));
   if (FAMILY_FIELDS[r.family].includes('files')) spots.push(() => ({ fields: setField(fields, 'files', { 'x.gguf': wrongEl() }), detail: 'files[x]=wrong' }));
+  if (FAMILY_FIELDS[r.family].includes('models')) spots.push(() => ({ fields: setField(fields, 'models', ['fuzz-*', wrongEl()]), detail: 'models=[pattern, wrong]' }));
   return spots.length ? pick(rng, spots)() : undefined;
 }
 
@@ -651,18 +807,44 @@ function wrongTypeCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   return { fields: setField(fields, field, w.value), headers: JSON_HEADERS(), detail: `${field}=${w.type}` };
 }
 
+const isKeyFamily = (family: RouteFamily): boolean => family === 'key-create' || family === 'key-patch';
+
+/**
+ * Whether a key setting (as parsed) is plainly out of what the README allows, so Herd must refuse the body:
+ * not a finite number, weight outside 0.01-1000, priorityFloor outside the integers 1-10, rpm or tpm not a
+ * positive safe integer. Ambiguous values (a big but exact rpm, null in a PATCH) are not counted.
+ */
+export function keySettingMustReject(field: string, value: unknown): boolean {
+  if (value === null) return false;
+  if (typeof value !== 'number' || !Number.isFinite(value)) return ['weight', 'priorityFloor', 'rpm', 'tpm'].includes(field);
+  switch (field) {
+    case 'weight':
+      return value < 0.01 || value > 1000;
+    case 'priorityFloor':
+      return !inRange(value);
+    case 'rpm':
+    case 'tpm':
+      return !Number.isSafeInteger(value) || value < 1;
+    default:
+      return false;
+  }
+}
+
 function extremeNumberCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   let fields = validFields(rng, r.family, ctx);
-  const spots = chance(rng, 0.8) ? NUMERIC_SPOTS[r.family] : ['options.num_predict', 'max_tokens', 'slots', 'weight'];
+  const own = NUMERIC_SPOTS[r.family];
+  const spots = own.length && chance(rng, 0.8) ? own : ['options.num_predict', 'max_tokens', 'slots', 'weight'];
   const count = int(rng, 1, 2);
   const parts: string[] = [];
+  let mustReject = false;
   for (let i = 0; i < count; i++) {
     const spot = pick(rng, spots);
     const lit = pick(rng, EXTREME_NUMBERS);
     fields = setSpot(fields, spot, raw(lit));
+    if (isKeyFamily(r.family) && keySettingMustReject(spot, JSON.parse(lit))) mustReject = true;
     parts.push(`${spot}=${lit.length > 24 ? `${lit.slice(0, 12)}…(${lit.length})` : lit}`);
   }
-  return { fields, headers: JSON_HEADERS(), detail: parts.join(' ') };
+  return { fields, headers: JSON_HEADERS(), detail: parts.join(' '), mustReject };
 }
 
 function badPriorityCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
@@ -670,29 +852,33 @@ function badPriorityCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   const lit = pick(rng, BODY_PRIORITIES);
   const variant = weighted(rng, { plain: 6, 'dup-bad-last': 1, 'dup-bad-first': 1, escaped: 1, 'with-good-header': 1 });
   const headers = JSON_HEADERS();
+  // A key's priority is its floor: the same values go there.
+  const keyBody = isKeyFamily(r.family);
+  const field = keyBody ? 'priorityFloor' : 'priority';
   let effective: string = lit;
   switch (variant) {
     case 'plain':
-      fields = setField(fields, 'priority', raw(lit));
+      fields = setField(fields, field, raw(lit));
       break;
     case 'dup-bad-last':
-      fields = [['priority', 3], ...fields, ['priority', raw(lit)]];
+      fields = [[field, 3], ...withoutField(fields, field), [field, raw(lit)]];
       break;
     case 'dup-bad-first':
-      fields = [['priority', raw(lit)], ...fields, ['priority', 3]];
+      fields = [[field, raw(lit)], ...withoutField(fields, field), [field, 3]];
       effective = '3';
       break;
     case 'escaped':
-      fields = [...fields, [raw('"\\u0070riority"'), raw(lit)]];
+      fields = [...withoutField(fields, field), [raw(`"\\u0070riority${keyBody ? 'Floor' : ''}"`), raw(lit)]];
       break;
     case 'with-good-header':
-      fields = setField(fields, 'priority', raw(lit));
+      fields = setField(fields, field, raw(lit));
       headers['x-herd-priority'] = String(int(rng, 1, 10));
       break;
   }
-  const mustReject = !r.admin && r.family !== 'show' && bodyPriorityMustReject(JSON.parse(effective));
-  if (mustReject) fields = withCanary(fields, r.family);
-  return { fields, headers, detail: `priority=${lit.length > 20 ? `${lit.slice(0, 12)}…` : lit} (${variant})`, mustReject };
+  const parsed: unknown = JSON.parse(effective);
+  const mustReject = keyBody ? keySettingMustReject('priorityFloor', parsed) : !r.admin && r.family !== 'show' && bodyPriorityMustReject(parsed);
+  if (mustReject && !keyBody) fields = withCanary(fields, r.family);
+  return { fields, headers, detail: `${field}=${lit.length > 20 ? `${lit.slice(0, 12)}…` : lit} (${variant})`, mustReject };
 }
 
 function badPriorityHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
@@ -732,7 +918,8 @@ function prototypeKeyCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   if (fam.includes('input')) places.push('input[0]');
   if (fam.includes('labels')) places.push('labels', 'name-value');
   if (fam.includes('files')) places.push('files');
-  if (r.family === 'node-patch') places.push('top-first');
+  if (fam.includes('models')) places.push('models[0]', 'tenant-value');
+  if (r.family === 'node-patch' || r.family === 'key-patch') places.push('top-first');
   const place = pick(rng, places);
   const entry = (base: Fields): Entries => new Entries([...base, [key, value]]);
   switch (place) {
@@ -776,6 +963,13 @@ function prototypeKeyCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
     case 'files':
       fields = setField(fields, 'files', entry([['x.gguf', `sha256:${'0'.repeat(64)}`]]));
       break;
+    case 'models[0]':
+      fields = setField(fields, 'models', [entry([['pattern', 'fuzz-*']])]);
+      break;
+    case 'tenant-value':
+      // The prototype name as a value: a tenant (create) or a model pattern (patch).
+      fields = r.family === 'key-create' ? setField(fields, 'tenant', keyName(key).replace(/"/g, '')) : setField(fields, 'models', [keyName(key).replace(/"/g, '')]);
+      break;
   }
   const parts = [`${keyName(key)}@${place}`];
   const extra = weighted(rng, { none: 6, 'model=123': 2, 'priority=0': 2 });
@@ -796,18 +990,125 @@ const ODD_STRINGS = ['"\\ud800"', '"\\udfff"', '"a\\ud800b"', '"\\udc00\\ud800"'
 const ODD_BYTES: readonly number[][] = [[0x00], [0xff, 0xfe], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe2, 0x82], [0x80], [0xf4, 0x90, 0x80, 0x80], [0x0a], [0x1f]];
 const BYTES_MARK = 'FUZZ~BYTES~MARK';
 
+/** Tenant names at and past the rule's edges (1-64 of letters, digits, `_ . @ : -`, not starting with a sign). */
+const KEY_ODD_TENANTS: readonly unknown[] = [
+  `fuzz-${'a'.repeat(60)}`,
+  `fuzz-${'a'.repeat(100_000)}`,
+  ...FUZZ_KEY_TENANTS,
+  '__proto__',
+  'constructor',
+  'prototype',
+  '__defineGetter__',
+  '(unknown)',
+  '(other)',
+  '',
+  ' fuzz',
+  'fuzz ',
+  '-fuzz',
+  '.fuzz',
+  'fuzz/x',
+  'fuzz*',
+  'fuzz%00',
+  'fuzz,x',
+  'fuzz-🦙',
+  'ｆｕｚｚ',
+  raw('"fuzz\\u0000"'),
+  raw('"fuzz\\n"'),
+  raw('"fuzz\\u202e"'),
+  raw('"fuzz\\ud800"'),
+];
+/** Model pattern lists at and past the rule's edges (1-100 patterns of 1-200 characters). */
+const KEY_ODD_MODELS: readonly unknown[] = [
+  [],
+  ['*'],
+  ['**'],
+  ['?'],
+  ['*'.repeat(200)],
+  ['*'.repeat(201)],
+  [`${'*a'.repeat(99)}*`],
+  ['a'.repeat(200)],
+  ['a'.repeat(201)],
+  Array.from({ length: 101 }, (_, i) => `fuzz-${i}`),
+  Array.from({ length: 10_000 }, () => 'fuzz-*'),
+  [''],
+  [' '],
+  ['fuzz-*', 'fuzz-*'],
+  ['fuzz[a-z]'],
+  ['fuzz{a,b}'],
+  ['fuzz\\*'],
+  ['../../*'],
+  ['registry.ollama.ai/library/*'],
+  ['__proto__'],
+  ['constructor'],
+  ['FUZZ*'],
+  ['fuzz-🦙'],
+  [raw('"fuzz\\u0000*"')],
+  [raw('"fuzz\\ud800*"')],
+  'fuzz-*',
+  [['fuzz-*']],
+  { 0: 'fuzz-*', length: 1 },
+];
+/** Expiry times: well-formed, malformed, past, at and beyond the ends of Date. */
+const KEY_ODD_EXPIRES: readonly string[] = [
+  '2099-12-31',
+  '2099-12-31T00:00:00',
+  '2099-02-30T00:00:00Z',
+  '2099-12-31T24:00:00Z',
+  '2099-12-31T23:59:60Z',
+  '2099-12-31T00:00:00+25:00',
+  '2099-12-31T00:00:00.123456789Z',
+  '+275760-09-13T00:00:00Z',
+  '+275760-09-13T00:00:00.001Z',
+  '-000001-01-01T00:00:00Z',
+  '9999-12-31T23:59:59.999Z',
+  '1970-01-01T00:00:00Z',
+  '2000-01-01T00:00:00Z',
+  '0',
+  'now',
+  'P1D',
+  '',
+  '2099-12-31T00:00:00Z ',
+  '２０９９-12-31T00:00:00Z',
+];
+
+function keyOddCase(rng: Rng, r: FuzzRoute, fields: Fields): Draft {
+  const spots = r.family === 'key-create' ? ['tenant', 'tenant', 'models', 'models', 'expiresAt', 'name'] : ['models', 'models', 'expiresAt', 'name'];
+  const spot = pick(rng, spots);
+  let value: unknown;
+  switch (spot) {
+    case 'tenant':
+      value = pick(rng, KEY_ODD_TENANTS);
+      break;
+    case 'models':
+      value = pick(rng, KEY_ODD_MODELS);
+      break;
+    case 'expiresAt':
+      value = pick(rng, KEY_ODD_EXPIRES);
+      break;
+    default:
+      value = pick(rng, ['', 'x'.repeat(101), raw('"fuzz\\u0000"'), raw('"fuzz\\u001b[31m"'), raw('"\\u2028"'), 'herd fuzz 🦙', raw('"\\ud800"')]);
+  }
+  const shown = toJsonText(value);
+  return { fields: setField(fields, spot, value), headers: JSON_HEADERS(), detail: `${spot}=${shown.length > 40 ? `${shown.slice(0, 30)}…(${shown.length})` : shown}` };
+}
+
 function oddStringCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   let fields = validFields(rng, r.family, ctx);
+  if (isKeyFamily(r.family) && chance(rng, 0.6)) return keyOddCase(rng, r, fields);
   const odd = pick(rng, ODD_STRINGS);
   const target = weighted(rng, { value: 5, key: 3, bytes: 2 });
   const fieldKeys = fields.map(([k]) => keyName(k));
   if (target === 'value') {
-    const textish = fieldKeys.filter((k) => ['model', 'prompt', 'system', 'input', 'name', 'source', 'destination', 'from', 'url', 'messages'].includes(k));
+    const textish = fieldKeys.filter((k) => ['model', 'prompt', 'system', 'input', 'name', 'source', 'destination', 'from', 'url', 'messages', 'tenant', 'expiresAt', 'models'].includes(k));
     const field = textish.length ? pick(rng, textish) : 'model';
     if (field === 'messages') {
       const inRole = chance(rng, 0.3);
       fields = setField(fields, 'messages', [new Entries([['role', inRole ? raw(odd) : 'user'], ['content', inRole ? 'hi' : raw(odd)]])]);
       return { fields, headers: JSON_HEADERS(), detail: `messages[0].${inRole ? 'role' : 'content'}=${odd}` };
+    }
+    if (field === 'models') {
+      fields = setField(fields, 'models', [raw(`"fuzz-*${odd.slice(1)}`)]);
+      return { fields, headers: JSON_HEADERS(), detail: `models[0]=fuzz-*${odd}` };
     }
     if (r.admin) {
       // Admin names stay fuzz-only (and loopback references) with the oddity appended: never a real model.
@@ -855,7 +1156,7 @@ function deepNestingCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
       break;
   }
   const fam = FAMILY_FIELDS[r.family];
-  const places = ['whole-body', 'x_deep', ...fam.filter((f) => ['options', 'prompt', 'messages', 'format', 'input', 'tools', 'model', 'labels', 'images', 'context'].includes(f))];
+  const places = ['whole-body', 'x_deep', ...fam.filter((f) => ['options', 'prompt', 'messages', 'format', 'input', 'tools', 'model', 'labels', 'images', 'context', 'models', 'tenant'].includes(f))];
   const place = pick(rng, places);
   const detail = `${shape} depth ${depth} @${place}`;
   if (place === 'whole-body') return { body: text, headers: JSON_HEADERS(), detail };
@@ -953,7 +1254,9 @@ function oversizeCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
 function bulkCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   const budget = Math.max(1024, Math.min(256 * 1024, Math.floor(ctx.bodyLimitBytes / 4)));
   let fields = validFields(rng, r.family, ctx);
-  const what = weighted(rng, { 'many keys': 3, 'many options': 2, 'many messages': 2, 'many inputs': 2, 'long string': 2, 'long stop list': 1 });
+  const what = FAMILY_FIELDS[r.family].includes('models')
+    ? weighted(rng, { 'many keys': 2, 'many models': 3, 'long string': 2 })
+    : weighted(rng, { 'many keys': 3, 'many options': 2, 'many messages': 2, 'many inputs': 2, 'long string': 2, 'long stop list': 1 });
   const count = (unit: number, cap: number): number => Math.max(1, Math.min(cap, Math.floor(budget / unit)));
   switch (what) {
     case 'many keys': {
@@ -982,8 +1285,281 @@ function bulkCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
     case 'long stop list':
       fields = setField(fields, chance(rng, 0.5) ? 'stop' : 'images', Array.from({ length: count(6, 10_000) }, (_, i) => `s${i}`));
       break;
+    case 'many models':
+      fields = setField(fields, 'models', Array.from({ length: count(12, 20_000) }, (_, i) => `fuzz-${i}*`));
+      break;
   }
   return { fields, headers: JSON_HEADERS(), detail: what };
+}
+
+// ---- headers and query strings --------------------------------------------------------------------------
+
+/**
+ * X-Herd-Tenant values, and whether each is plainly not a tenant (so with keys off Herd must refuse the request,
+ * whatever a server does with the bytes: Node refuses control characters and over-long headers itself). Values
+ * a lenient reading could take as a tenant (surrounding spaces, a CR LF that starts another header, repeats
+ * of which one is fine) are not counted. Characters above U+00FF go out as UTF-8 (see the runner).
+ */
+const TENANT_HEADERS: ReadonlyArray<readonly [string | string[], boolean]> = [
+  ['a'.repeat(65), true],
+  [`fuzz-${'a'.repeat(59)}`, false],
+  ['a'.repeat(8000), true],
+  ['a'.repeat(20_000), true],
+  ['__proto__', true],
+  ['constructor', true],
+  ['prototype', true],
+  ['__defineGetter__', true],
+  ['hasOwnProperty', false],
+  ['toString', false],
+  ['valueOf', false],
+  ['isPrototypeOf', false],
+  ['\u0000', true],
+  ['fuzz\u0000team', true],
+  ['fuzz\u0001', true],
+  ['fuzz\u007f', true],
+  ['fuzz\u001b[31m', true],
+  ['fuzz\tteam', true],
+  ['fuzz\rteam', true],
+  ['fuzz\nteam', true],
+  ['fuzz-a\r\nX-Injected: 1', false],
+  ['t\u00ebam', true],
+  ['fuzz-\u00ff', true],
+  ['🦙', true],
+  ['fuzz-\u202e', true],
+  ['\ufefffuzz', true],
+  ['ｆｕｚｚ', true],
+  ['fuzz team', true],
+  ['fuzz,team', true],
+  ['fuzz;team', true],
+  ['"fuzz"', true],
+  ['fuzz/../x', true],
+  ['%00', true],
+  ['-fuzz', true],
+  ['.', true],
+  ['(unknown)', true],
+  ['(other)', true],
+  ['shared', false],
+  ['', false],
+  ['   ', false],
+  [' fuzz-team ', false],
+  ['null', false],
+  ['undefined', false],
+  ['NaN', false],
+  ['1e309', false],
+  ['0', false],
+  [['fuzz-a', 'fuzz-b'], false],
+  [['fuzz-a', 'fuzz-a'], false],
+  [['', 'fuzz-a'], false],
+  [['__proto__', 'fuzz-a'], false],
+  [['__proto__', '__proto__'], true],
+  [['fuzz a', 'fuzz b'], true],
+];
+
+function tenantHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  let fields = validFields(rng, r.family, ctx);
+  const [value, plainlyBad] = pick(rng, TENANT_HEADERS);
+  const headers = JSON_HEADERS();
+  headers['x-herd-tenant'] = value;
+  // With keys on, X-Herd-Tenant is ignored: the request is the runner's, with its key.
+  const mustReject = plainlyBad && ctx.auth !== 'keys';
+  if (mustReject) fields = withCanary(fields, r.family);
+  return { fields, headers, detail: `X-Herd-Tenant=${showHeader(value)}`, mustReject };
+}
+
+/** Authorization values: made up, malformed, or built around the runner's keys (placeholders). */
+const AUTH_VALUES: ReadonlyArray<string | string[]> = [
+  'Bearer',
+  'Bearer ',
+  'Bearer\t',
+  `bearer ${FAKE_KEY}`,
+  `BEARER ${FAKE_KEY}`,
+  `Bearer ${FAKE_KEY}`,
+  `Bearer ${FAKE_KEY.slice(0, -1)}`,
+  `Bearer ${FAKE_KEY}x`,
+  `Bearer herd_${'+'.repeat(43)}`,
+  `Bearer herd_${'a'.repeat(10_000)}`,
+  `Bearer ${'x'.repeat(8000)}`,
+  `Bearer ${'x'.repeat(20_000)}`,
+  'Basic ZnV6ejpmdXp6',
+  `Token ${FAKE_KEY}`,
+  `Bearer ${FAKE_KEY}\u0000`,
+  `Bearer \u0000${FAKE_KEY}`,
+  `Bearer ${FAKE_KEY}\u007f`,
+  `Bearer ${FAKE_KEY}\r\nX-Injected: 1`,
+  'Bearer __proto__',
+  'Bearer constructor',
+  'Bearer toString',
+  'Bearer 🦙',
+  'Bearer h\u00e9rd',
+  `Bearer ${FAKE_KEY} ${FAKE_KEY}`,
+  `Bearer ${FAKE_KEY}, Bearer ${FAKE_KEY}`,
+  'Bearer null',
+  'Bearer [object Object]',
+  `Bearer\t${FAKE_KEY}`,
+  `Bearer "${FAKE_KEY}"`,
+  `Bearer ${FAKE_KEY.toUpperCase()}`,
+  FAKE_KEY,
+  '',
+  `Bearer ${RUNNER_KEY_PLACEHOLDER}`,
+  `bearer ${RUNNER_KEY_PLACEHOLDER}`,
+  `Bearer   ${RUNNER_KEY_PLACEHOLDER}   `,
+  `Bearer ${RUNNER_KEY_PLACEHOLDER}x`,
+  `Bearer ${RUNNER_KEY_PLACEHOLDER}\u0000`,
+  `Bearer ${RUNNER_KEY_PLACEHOLDER} ${FAKE_KEY}`,
+  `Bearer ${RUNNER_KEY_PLACEHOLDER.toUpperCase()}`,
+  RUNNER_KEY_PLACEHOLDER,
+  `Basic ${RUNNER_KEY_PLACEHOLDER}`,
+  `Bearer ${TARGET_KEY_PLACEHOLDER}`,
+  [`Bearer ${FAKE_KEY}`, `Bearer ${RUNNER_KEY_PLACEHOLDER}`],
+  [`Bearer ${RUNNER_KEY_PLACEHOLDER}`, `Bearer ${FAKE_KEY}`],
+  [`Bearer ${RUNNER_KEY_PLACEHOLDER}`, `Bearer ${RUNNER_KEY_PLACEHOLDER}`],
+  [`Bearer ${TARGET_KEY_PLACEHOLDER}`, `Bearer ${RUNNER_KEY_PLACEHOLDER}`],
+];
+/** X-Api-Key (and the admin and node key headers) values. */
+const KEY_HEADER_VALUES: ReadonlyArray<string | string[]> = [
+  FAKE_KEY,
+  '',
+  ' ',
+  '__proto__',
+  `Bearer ${RUNNER_KEY_PLACEHOLDER}`,
+  RUNNER_KEY_PLACEHOLDER,
+  ` ${RUNNER_KEY_PLACEHOLDER} `,
+  `${RUNNER_KEY_PLACEHOLDER}\u0000`,
+  TARGET_KEY_PLACEHOLDER,
+  [FAKE_KEY, RUNNER_KEY_PLACEHOLDER],
+  [RUNNER_KEY_PLACEHOLDER, FAKE_KEY],
+  'x'.repeat(20_000),
+  '🦙',
+];
+
+const usesRunnerKey = (value: string | string[]): boolean => [value].flat().some((v) => v.includes(RUNNER_KEY_PLACEHOLDER) || v.includes(TARGET_KEY_PLACEHOLDER));
+
+function authHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const base = validCase(rng, r, ctx);
+  const headers = { ...base.headers };
+  const names: Record<string, number> = { authorization: 6, 'x-api-key': 2, both: 2 };
+  if (r.admin) names['x-herd-admin-key'] = 2;
+  if (r.family === 'heartbeat') names['x-herd-node-key'] = 3;
+  const which = weighted(rng, names);
+  if (which === 'both') {
+    headers.authorization = pick(rng, AUTH_VALUES);
+    headers['x-api-key'] = pick(rng, KEY_HEADER_VALUES);
+  } else {
+    headers[which] = pick(rng, which === 'authorization' ? AUTH_VALUES : KEY_HEADER_VALUES);
+  }
+  const credentials = ['authorization', 'x-api-key'].flatMap((h) => (headers[h] === undefined ? [] : [headers[h]]));
+  // With keys on, a request whose credentials are all made up must be refused; one naming a real key may not be.
+  const mustReject = ctx.auth === 'keys' && r.queued && credentials.length > 0 && !credentials.some(usesRunnerKey);
+  let fields = base.fields;
+  if (mustReject && fields) fields = withCanary(fields, r.family);
+  const shown = Object.entries(headers)
+    .filter(([h]) => h !== 'content-type' && h !== 'x-herd-priority' && h !== 'accept')
+    .map(([h, v]) => `${h}=${showHeader(v)}`);
+  return { ...base, fields, headers, detail: shown.join(' '), valid: false, mustReject };
+}
+
+/** Query strings for any route: prototype keys, deep and many parameters, bad escapes, long values. */
+const HOSTILE_QUERIES: readonly string[] = [
+  '__proto__[polluted]=yes',
+  '__proto__.polluted=yes',
+  'constructor[prototype][polluted]=yes',
+  'a[__proto__][polluted]=yes',
+  'a[constructor][prototype][polluted]=yes',
+  '__proto__=x',
+  'toString=x',
+  'hasOwnProperty=x',
+  `a${'[b]'.repeat(60)}=1`,
+  'a[]=1&a[]=2',
+  'a[1000000]=x',
+  'a[-1]=x',
+  Array.from({ length: 1500 }, (_, i) => `p${i}=${i}`).join('&'),
+  'priority=0',
+  'model=fuzz-x',
+  'stream=true',
+  '%',
+  '%zz',
+  '%00',
+  '%ED%A0%80',
+  '%F0%9F%A6%99=%F0%9F%A6%99',
+  '&&&',
+  '=',
+  '==',
+  '?',
+  'a=1;b=2',
+  `a=${'x'.repeat(8000)}`,
+  `a=${'x'.repeat(20_000)}`,
+  'a b=c',
+  'a=\u0000',
+  'a=🦙',
+];
+
+/**
+ * Queries of GET /herd/usage, and whether each is plainly refused by the README's rule (a bad date, `from` after
+ * `to`, more than 366 days). Repeats, empty values and unknown parameters are left to Herd.
+ */
+const USAGE_QUERIES: ReadonlyArray<readonly [string, boolean]> = [
+  ['from=2024-02-30', true],
+  ['from=2026-02-29', true],
+  ['from=2024-02-29&to=2024-02-29', false],
+  ['from=2026-13-01', true],
+  ['from=2026-00-10', true],
+  ['from=2026-1-01', true],
+  ['from=1969-12-31', true],
+  ['from=0000-01-01', true],
+  ['from=10000-01-01', true],
+  ['from=9999-12-31&to=9999-12-31', false],
+  ['from=9999-01-01&to=9999-12-31', false],
+  ['from=2026-12-31&to=2026-12-01', true],
+  ['from=2099-01-01', true],
+  ['to=1970-01-01', false],
+  ['from=1970-01-01&to=1970-12-31', false],
+  ['from=2024-01-01&to=2024-12-31', false],
+  ['from=2023-01-01&to=2024-01-01', false],
+  ['from=2023-01-01&to=2024-01-02', true],
+  ['from=1970-01-01&to=9999-12-31', true],
+  ['from=2026-01-01T00:00:00Z', true],
+  ['from=2026-01-01%00', true],
+  ['from=%00', true],
+  ['from=+2026-01-01', true],
+  ['from=%2B2026-01-01', true],
+  ['from=%D9%A2%D9%A0%D9%A2%D9%A6-%D9%A0%D9%A1-%D9%A0%D9%A1', true],
+  ['from=2026%E2%80%9001-01', true],
+  ['from=1700000000', true],
+  ['from=now', true],
+  [`from=${'9'.repeat(5000)}`, true],
+  ['from=', false],
+  ['to=', false],
+  ['from', false],
+  ['from=2026-01-01&from=2026-01-02', false],
+  ['from[]=2026-01-01', false],
+  ['from[0]=2026-01-01&from[1]=2026-01-02', false],
+  ['from[__proto__]=x', false],
+  ['from[length]=1', false],
+  ['FROM=2026-01-01', false],
+  ['from=2026-01-01&x=1', false],
+  ['from=2026-01-01&to=2026-01-01', false],
+];
+const ACCEPTS = ['text/csv;q=0, application/json', '*/*', 'text/*', 'application/xml', 'text/csv, application/json;q=0.9', 'text/csv;charset=utf-16', `text/csv${';q=1'.repeat(500)}`, '', '\u00e9'];
+
+function hostileQueryCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
+  const base = validCase(rng, r, ctx);
+  const headers = { ...base.headers };
+  let query: string;
+  let mustReject = false;
+  if (r.family === 'usage' && chance(rng, 0.75)) {
+    [query, mustReject] = pick(rng, USAGE_QUERIES);
+    if (chance(rng, 0.25)) headers.accept = pick(rng, ACCEPTS);
+  } else {
+    query = pick(rng, HOSTILE_QUERIES);
+  }
+  const shown = query.length > 60 ? `${query.slice(0, 40)}…(${query.length})` : query;
+  return { ...base, headers, query, detail: `?${shown}${headers.accept ? ` Accept=${showHeader(headers.accept)}` : ''}`, valid: false, mustReject };
+}
+
+function showHeader(value: string | string[]): string {
+  if (Array.isArray(value)) return `[${value.map(showHeader).join('|')}]`;
+  const text = JSON.stringify(value.length > 40 ? value.slice(0, 24) : value);
+  return value.length > 40 ? `${text}…(${value.length})` : text;
 }
 
 const BUILDERS: Record<CaseKind, (rng: Rng, r: FuzzRoute, ctx: FuzzContext) => Draft> = {
@@ -999,31 +1575,45 @@ const BUILDERS: Record<CaseKind, (rng: Rng, r: FuzzRoute, ctx: FuzzContext) => D
   'content-type': contentTypeCase,
   oversize: oversizeCase,
   bulk: bulkCase,
+  'tenant-header': tenantHeaderCase,
+  'auth-header': authHeaderCase,
+  'hostile-query': hostileQueryCase,
 };
 
-/** Inference routes are picked three times as often as admin routes. */
+/** By each route's weight: an inference route is picked three times as often as an admin route. */
 function pickRoute(rng: Rng, routes: readonly FuzzRoute[]): FuzzRoute {
-  const total = routes.reduce((s, r) => s + (r.admin ? 1 : 3), 0);
+  const total = routes.reduce((s, r) => s + r.weight, 0);
   let x = rng() * total;
   for (const r of routes) {
-    x -= r.admin ? 1 : 3;
+    x -= r.weight;
     if (x < 0) return r;
   }
   return routes[routes.length - 1];
 }
 
+/** The path of a case: `:name` (nodes) and `:id` (keys) filled in. */
+function fillPath(rng: Rng, r: FuzzRoute): string {
+  if (r.path.includes(':name')) return r.path.replace(':name', pick(rng, PATCH_NAMES));
+  if (!r.path.includes(':id')) return r.path;
+  // PATCH and GET go to the runner's own key half the time; DELETE never does (it stays to be patched).
+  const own = r.family !== 'key-revoke' && chance(rng, 0.5);
+  return r.path.replace(':id', own ? KEY_ID_PLACEHOLDER : pick(rng, KEY_IDS));
+}
+
 /** Case `index` of the run with `seed`: always the same case for the same seed, index and context. */
 export function generateCase(seed: number, index: number, ctx: FuzzContext): FuzzCase {
   const rng = caseRng(seed, index);
-  const routes = ctx.routes?.length ? ctx.routes : FUZZ_ROUTES;
-  const r = pickRoute(rng, routes);
   const allowed = ctx.kinds?.length ? ctx.kinds : CASE_KINDS;
-  const kind = weighted(rng, Object.fromEntries(allowed.map((k) => [k, KIND_WEIGHTS[k]])) as Partial<Record<CaseKind, number>>);
+  const candidates = (ctx.routes?.length ? ctx.routes : FUZZ_ROUTES).filter((route) => allowed.some((k) => kindApplies(k, route)));
+  if (candidates.length === 0) throw new Error(`no route takes any of the kinds ${allowed.join(', ')}`);
+  const r = pickRoute(rng, candidates);
+  const kinds = allowed.filter((k) => kindApplies(k, r));
+  const kind = weighted(rng, Object.fromEntries(kinds.map((k) => [k, KIND_WEIGHTS[k]])) as Partial<Record<CaseKind, number>>);
   const draft = BUILDERS[kind](rng, r, ctx);
   let body: string | Uint8Array | undefined;
   if (draft.body !== undefined) body = draft.body;
   else if (!draft.noBody) body = fieldsText(draft.fields ?? []);
-  const path = r.path.includes(':name') ? r.path.replace(':name', pick(rng, PATCH_NAMES)) : r.path;
+  const path = `${fillPath(rng, r)}${draft.query !== undefined ? `?${draft.query}` : ''}`;
   return {
     seed,
     index,
@@ -1051,7 +1641,9 @@ export function nonLoopbackUrls(body: string | Uint8Array | undefined): string[]
   const bad: string[] = [];
   for (const m of text.matchAll(/[a-z][a-z0-9+.-]{0,30}:\/\/([^/?#"'\s]{0,300})/gi)) {
     const host = m[1].replace(/^[^@]*@/, '').split(':')[0];
-    if (host !== '127.0.0.1') bad.push(m[0]);
+    // A body cut short (malformed-json `truncated`) may end inside the address: `http://127.` goes nowhere.
+    const cut = m.index + m[0].length === text.length && '127.0.0.1'.startsWith(host);
+    if (host !== '127.0.0.1' && !cut) bad.push(m[0]);
   }
   return bad;
 }
