@@ -123,6 +123,16 @@ export function remainingTokens(lease: string | null, now: number): number {
   return tokens * Math.max(0.1, Math.min(1, left));
 }
 
+/** What the queue pump and the fast path read of the fleet's slots and the queue (LedgerRepository.loadsAndWaiting). */
+export interface LoadsAndWaiting {
+  loads: Map<string, NodeLoad>;
+  /** Jobs waiting plus placements under way: zero means a new request may skip the queue. */
+  waiting: number;
+  queued: number;
+  placing: number;
+  placingModels: string[];
+}
+
 export interface NodeLoad {
   inFlight: number;
   backlogTokens: number;
@@ -224,11 +234,29 @@ export class LedgerRepository {
    * On a single Redis this is one pipeline. On a cluster a pipeline must stay in one slot, so each node's load is
    * its own call and the queue counts (all under the shared hash tag) one pipeline, all sent in parallel.
    */
-  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<{ loads: Map<string, NodeLoad>; waiting: number; queued: number; placing: number; placingModels: string[] }> {
+  async loadsAndWaiting(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined): Promise<LoadsAndWaiting> {
+    return (await this.read(nodes, queue)).state;
+  }
+
+  /**
+   * The pump turn (see takePumpTurn) and, read right after it, loadsAndWaiting: one round trip on a single Redis
+   * (one pipeline, run in order), two on a cluster. The state is read whether or not the turn was taken.
+   */
+  async pumpTurnAndLoads(token: string, ms: number, nodes: string[], queue: { zsets: string[]; lists: string[] }): Promise<{ turn: boolean; state: LoadsAndWaiting }> {
+    if (this.redis.isCluster) {
+      const turn = await this.takePumpTurn(token, ms);
+      return { turn, state: await this.loadsAndWaiting(nodes, queue) };
+    }
+    const { first, state } = await this.read(nodes, queue, (pipe) => pipe.set(this.keys.pumpTurn, token, 'PX', ms, 'NX'));
+    return { turn: first === 'OK', state };
+  }
+
+  private async read(nodes: string[], queue: { zsets: string[]; lists: string[] } | undefined, before?: (pipe: ChainableCommander) => void): Promise<{ first?: unknown; state: LoadsAndWaiting }> {
     const loads = new Map<string, NodeLoad>();
-    if (nodes.length === 0 && !queue) return { loads, waiting: 0, queued: 0, placing: 0, placingModels: [] };
+    if (nodes.length === 0 && !queue && !before) return { state: { loads, waiting: 0, queued: 0, placing: 0, placingModels: [] } };
     let leaseLists: (string | null)[][];
     let counts: unknown[];
+    let first: unknown;
     if (this.redis.isCluster) {
       [leaseLists, counts] = await Promise.all([
         Promise.all(nodes.map((n) => this.call('herdLoad', this.keys.leases(n), this.keys.leaseTokens(n)) as Promise<(string | null)[]>)),
@@ -236,9 +264,11 @@ export class LedgerRepository {
       ]);
     } else {
       const pipe = this.redis.pipeline();
+      if (before) before(pipe);
       for (const n of nodes) this.loadOf(pipe, n);
       if (queue) this.queueCounts(pipe, queue);
       const results = await execAll(pipe);
+      if (before) first = results.shift();
       leaseLists = results.slice(0, nodes.length) as (string | null)[][];
       counts = results.slice(nodes.length);
     }
@@ -251,7 +281,7 @@ export class LedgerRepository {
     // The queue counts end with the models of the placements under way.
     const queued = counts.slice(0, -1).reduce<number>((sum, c) => sum + Number(c), 0);
     const placingModels = counts.length > 0 ? ((counts[counts.length - 1] as (string | null)[]) ?? []).map((m) => m ?? '') : [];
-    return { loads, waiting: queued + placingModels.length, queued, placing: placingModels.length, placingModels };
+    return { first, state: { loads, waiting: queued + placingModels.length, queued, placing: placingModels.length, placingModels } };
   }
 
   private loadOf(pipe: ChainableCommander, node: string): void {
@@ -265,8 +295,10 @@ export class LedgerRepository {
     return pipe;
   }
 
-  /** Marks a request for `model` as being placed by a worker for the next `ttlMs` (renewed while it waits). */
-  /** Marks a placement under way; with `turnToken`, also ends the pump turn held under it (same round trip). */
+  /**
+   * Marks a request for `model` as being placed by a worker for the next `ttlMs` (renewed while it waits); with
+   * `turnToken`, also ends the pump turn held under it (same round trip).
+   */
   async markPlacing(requestId: string, model: string, ttlMs: number, turnToken?: string): Promise<void> {
     if (turnToken === undefined) await this.call('herdMarkPlacing', 2, this.keys.placing, this.keys.placingModels, ttlMs, requestId, model);
     else await this.call('herdMarkPlacing', 3, this.keys.placing, this.keys.placingModels, this.keys.pumpTurn, ttlMs, requestId, model, turnToken);

@@ -1,15 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
+import { HERD_CONFIG, type HerdConfig, type NodeConfig } from '../config/herd-config';
 import { CanceledError, HerdError } from '../common/herd-error';
 import { Logger } from '../common/logger';
 import { FleetRegistry } from '../fleet/fleet-registry';
-import { LedgerRepository } from '../fleet/ledger.repository';
+import { LedgerRepository, type LoadsAndWaiting } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { PlacementService } from '../placement/placement.service';
 import { fairOrder } from '../scheduler/fair-order';
-import { nextTicket, type PumpNodeView } from '../scheduler/next-ticket';
-import { FairShareRepository } from './fair-share.repository';
+import { nextTicket } from '../scheduler/next-ticket';
+import { FairShareRepository, type FairCandidates } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
 import { QueueDepth } from './queue-depth';
@@ -90,15 +90,11 @@ export class QueuePump {
     let failingSince: number | undefined;
     while (this.running) {
       try {
-        // One pump at a time chooses (see LedgerRepository.takePumpTurn); the turn ends with the placing mark.
-        if (!(await this.ledger.takePumpTurn(this.token, TURN_MS))) {
-          await this.pause(TURN_BUSY_MS);
-          continue;
-        }
-        const taken = await this.takeNext();
+        const taken = await this.round();
         if (failingSince !== undefined) this.log.info('queue pump works again', { afterMs: Date.now() - failingSince });
         failingSince = undefined;
-        if (taken === 'none') await this.pause(IDLE_WAKE_MS);
+        if (taken === 'busy') await this.pause(TURN_BUSY_MS);
+        else if (taken === 'none') await this.pause(IDLE_WAKE_MS);
         else if (taken === 'missed') await this.pause(IDLE_WAKE_MS / 5); // counted but not takeable (e.g. just taken elsewhere): no busy loop
       } catch (err) {
         if (!this.running) break;
@@ -112,13 +108,26 @@ export class QueuePump {
   }
 
   /**
-   * During this pump's turn: takes the job to start next, if any, and hands it to placement. The turn ends with
-   * the job's placing mark, or here when no job was taken.
+   * One round: take the pump turn (one pump at a time chooses, see LedgerRepository.takePumpTurn) and, in the same
+   * round trip (the command connection pipelines what is sent together, and Redis runs it in order), read the
+   * loads, the queue and the fair-share candidates; then take the job to start next, if any, and hand it to
+   * placement. The turn ends with the job's placing mark, or here when no job was taken.
    */
-  private async takeNext(): Promise<'taken' | 'none' | 'missed'> {
+  private async round(): Promise<'taken' | 'none' | 'missed' | 'busy'> {
+    const up = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
+    const [{ turn, state }, fair] = await Promise.all([
+      this.ledger.pumpTurnAndLoads(
+        this.token,
+        TURN_MS,
+        up.map((n) => n.name),
+        this.queueKeys,
+      ),
+      this.config.fairShare && up.length > 0 ? this.fair.candidates(PER_TENANT_DEPTH) : undefined,
+    ]);
+    if (!turn) return 'busy';
     let job: TakenJob | undefined;
     try {
-      const next = await this.nextWaiting();
+      const next = up.length > 0 ? await this.nextWaiting(up, state, fair) : undefined;
       if (!next) return 'none';
       // A job that may pass the ones ahead of it is moved to the front first: take() only takes the front.
       if (next.promote) await this.jobs.promote(next.requestId);
@@ -141,42 +150,31 @@ export class QueuePump {
   /**
    * The waiting job to take now, or undefined when none can start (scheduler/next-ticket.ts decides: a job is
    * held back only while no node that could serve its model has a slot not already claimed by a placement
-   * under way). The front job is read first; further jobs only when the front one must wait.
+   * under way). With fair share, among the first few waiting requests of each tenant: priority first, then the
+   * tenant with the smallest counter (scheduler/fair-order.ts); the choice is promoted unless BullMQ hands it out
+   * next anyway. Otherwise, or when nothing in the fair-share index can start (it may miss a job, e.g. one
+   * queued before an upgrade), BullMQ's own order: the front job first, further ones only when it must wait.
    */
-  private async nextWaiting(): Promise<{ requestId: string; promote: boolean } | undefined> {
-    const now = Date.now();
-    const up = this.fleet.nodes().filter((n) => this.fleet.isUp(n.name) && !n.draining);
-    if (up.length === 0) return undefined;
-    const { loads, queued, placingModels } = await this.ledger.loadsAndWaiting(up.map((n) => n.name), this.queueKeys);
+  private async nextWaiting(
+    up: NodeConfig[],
+    state: LoadsAndWaiting,
+    fair: FairCandidates | undefined,
+  ): Promise<{ requestId: string; promote: boolean } | undefined> {
+    const { loads, queued, placingModels } = state;
     if (queued === 0) return undefined;
+    const now = Date.now();
     const views = up.map((n) => ({ ...this.fleet.eligibilityView(n, now), inFlight: loads.get(n.name)?.inFlight ?? 0 }));
-    if (this.config.fairShare) {
-      const fair = await this.fairChoice(views, placingModels);
-      if (fair) return fair;
+    if (fair && fair.entries.length > 0) {
+      const order = fairOrder(fair.entries, fair.counters, true);
+      const i = nextTicket(order, views, placingModels);
+      if (i !== undefined) return { requestId: order[i].requestId, promote: fair.promoted > 0 || order[i].requestId !== fair.frontId };
     }
-    // Fair share off, or nothing in the fair-share index can start (it may miss a job, e.g. one queued before an
-    // upgrade): BullMQ's own order, priority then arrival.
     for (const limit of queued > 1 ? [1, PEEK_DEPTH] : [1]) {
       const waiting = await this.jobs.peek(limit);
       const i = nextTicket(waiting, views, placingModels);
       if (i !== undefined) return { requestId: waiting[i].requestId, promote: i > 0 };
     }
     return undefined;
-  }
-
-  /**
-   * The waiting request to take next with fair share on: among the first few waiting requests of each tenant,
-   * in priority order and, within a priority, the tenant with the smallest counter first (scheduler/fair-order.ts),
-   * the first one a node with a free slot could serve. It is promoted unless BullMQ hands it out next anyway.
-   */
-  private async fairChoice(views: PumpNodeView[], placingModels: string[]): Promise<{ requestId: string; promote: boolean } | undefined> {
-    const { entries, counters, promoted, frontId } = await this.fair.candidates(PER_TENANT_DEPTH);
-    if (entries.length === 0) return undefined;
-    const order = fairOrder(entries, counters, true);
-    const i = nextTicket(order, views, placingModels);
-    if (i === undefined) return undefined;
-    const requestId = order[i].requestId;
-    return { requestId, promote: promoted > 0 || requestId !== frontId };
   }
 
   private pause(ms: number): Promise<void> {

@@ -38,12 +38,9 @@ function entry<K, V>(map: Map<K, Map<string, V>>, key: K, tenant: string, make: 
 
 const tokens = (n: number | undefined): number => (n !== undefined && Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
 
-/**
- * The share weight a record carries, when it carries one: RequestRecord has no `weight` field yet (the caller's
- * weight is on the ticket); read defensively so the dashboard shows it as soon as records carry it.
- */
+/** The share weight a record carries (absent on records of requests refused before their caller was known). */
 function weightOf(r: RequestRecord): number | undefined {
-  const w = (r as RequestRecord & { weight?: unknown }).weight;
+  const w = r.weight;
   return typeof w === 'number' && Number.isFinite(w) && w > 0 ? w : undefined;
 }
 
