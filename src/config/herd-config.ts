@@ -41,7 +41,7 @@ export interface HerdConfig {
   auth: 'off' | 'keys';
   /** Among waiting jobs of one priority, the next slot goes to the tenant served least per weight (default on). */
   fairShare: boolean;
-  /** Conversation affinity: ECT counts the prompt prefix a node probably still holds (default on; ect only). */
+  /** Conversation affinity: ECT counts the prompt prefix a node probably still holds (opt-in, ect only; ADR 007). */
   affinity: boolean;
   /** How long a node is assumed to keep a prompt warm after serving it (Ollama's default keep-alive: 5 min). */
   affinityTtlMs: number;

@@ -126,7 +126,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
     auth: env.HERD_AUTH === 'keys' ? 'keys' : 'off',
     fairShare: env.HERD_FAIR_SHARE !== 'off',
-    affinity: env.HERD_AFFINITY !== 'off',
+    affinity: env.HERD_AFFINITY === 'on',
     affinityTtlMs: env.HERD_AFFINITY_TTL_MS ?? 300_000,
     healthIntervalMs: env.HERD_HEALTH_INTERVAL_MS ?? 5000,
     connectTimeoutMs: env.HERD_CONNECT_TIMEOUT_MS ?? 2000,

@@ -20,7 +20,7 @@ export function testConfig(overrides: TestOverrides): HerdConfig {
     strategy: 'ect',
     auth: 'off',
     fairShare: true,
-    affinity: true,
+    affinity: false,
     affinityTtlMs: 300_000,
     healthIntervalMs: 500,
     connectTimeoutMs: 500,
