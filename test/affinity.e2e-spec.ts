@@ -4,7 +4,7 @@ import { nodeConfig, post, startTestHerd, waitFor, type Reply } from './support/
 import { startRedis, uniquePrefix } from './support/redis';
 
 /**
- * Issue #14: conversation affinity. Node `fast` decodes twice as fast as `warm`, so with both idle ECT sends a
+ * Issue #14: conversation affinity. Node `fast` decodes five times as fast as `warm`, so with both idle ECT sends a
  * fresh request to `fast`. A conversation whose first turn ran on `warm` (while `fast` was busy) has its long
  * system prompt cached there: its next turns go back to `warm`, where only the new tokens are evaluated, unless
  * `warm` is busy for longer than the saving is worth. Turns sent through another replica see the same tracking.
@@ -26,7 +26,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-function chat(url: string, messages: Message[], numPredict = 8): Promise<Reply> {
+function chat(url: string, messages: Message[], numPredict = 40): Promise<Reply> {
   return post(`${url}/api/chat`, { model: 'llama3', messages, stream: false, options: { num_predict: numPredict } });
 }
 
@@ -40,8 +40,8 @@ describe('conversation affinity', () => {
   beforeEach(async () => {
     const common = { models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'], prefillTps: 500, reportCachedTokens: true };
     // Only `warm` has `other`: a long request for it makes `warm` busy whatever ECT thinks of `fast`.
-    warm = await startSimNode({ name: 'warm', decodeTps: 50, ...common, models: [...common.models, { name: 'other:latest' }], resident: ['llama3:latest', 'other:latest'] });
-    fast = await startSimNode({ name: 'fast', decodeTps: 100, ...common });
+    warm = await startSimNode({ name: 'warm', decodeTps: 30, ...common, models: [...common.models, { name: 'other:latest' }], resident: ['llama3:latest', 'other:latest'] });
+    fast = await startSimNode({ name: 'fast', decodeTps: 150, ...common });
   });
   afterEach(async () => {
     await warm.close();
@@ -53,14 +53,15 @@ describe('conversation affinity', () => {
       redisUrl: redis.url,
       redisPrefix: uniquePrefix('affinity'),
       affinity,
-      nodes: [nodeConfig('warm', warm.url, { tokensPerSecond: 50 }), nodeConfig('fast', fast.url, { tokensPerSecond: 100 })],
+      nodes: [nodeConfig('warm', warm.url, { tokensPerSecond: 30 }), nodeConfig('fast', fast.url, { tokensPerSecond: 150 })],
     };
     return [await startTestHerd(shared), await startTestHerd(shared)] as const;
   }
 
   /** Turn 1 lands on `warm` because `fast` is busy with a long unrelated request meanwhile. */
   async function firstTurnOnWarm(url: string): Promise<Message[]> {
-    const busy = chat(url, [{ role: 'user', content: 'keep the fast node busy' }], 300);
+    // A long prompt of its own, so `fast` learns its real prefill rate (a few tokens teach a noisy one).
+    const busy = chat(url, [{ role: 'user', content: `keep the fast node busy ${SYSTEM.slice(0, 3000)}` }], 300);
     await waitFor(() => fast.active() === 1, 5000, 'the fast node to be busy');
     const messages: Message[] = [
       { role: 'system', content: SYSTEM },
@@ -101,7 +102,7 @@ describe('conversation affinity', () => {
     const [one, two] = await herds(true);
     try {
       const history = await firstTurnOnWarm(one.url);
-      // `warm` is now busy for ~10 s (500 tokens at 50 tok/s); re-evaluating the prompt on `fast` takes ~3 s.
+      // `warm` is now busy for ~17 s (500 tokens at 30 tok/s); re-evaluating the prompt on `fast` takes ~3 s.
       const long = post(`${two.url}/api/generate`, { model: 'other', prompt: 'a long unrelated answer', stream: false, options: { num_predict: 500 } });
       await waitFor(() => warm.active() === 1, 5000, 'the long request to start on warm');
       const turn = await chat(one.url, [...history, { role: 'user', content: 'urgent follow-up' }]);
