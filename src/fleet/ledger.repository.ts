@@ -79,13 +79,13 @@ table.insert(out, 1, string.format('%d', now))
 return out`;
 
 /**
- * A worker is placing this request (for this model) until TTL ms from now (renewed while it waits). With KEYS[3]
- * and ARGV[4], the pump turn held under that token ends too: the mark now claims the slot the choice was for.
+ * A worker is placing this request (for this model) until TTL ms from now (renewed while it waits). When ARGV[4] is
+ * a token, the pump turn (KEYS[3]) held under it ends too: the mark now claims the slot the choice was for.
  */
 const MARK_PLACING = `${NOW_MS}
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 return 1`;
 
 /** Ends the pump turn held under token ARGV[1] (never another replica's). */
@@ -154,7 +154,8 @@ export class LedgerRepository {
     redis.defineCommand('herdRenew', { numberOfKeys: 1, lua: RENEW });
     redis.defineCommand('herdRelease', { numberOfKeys: 2, lua: RELEASE });
     redis.defineCommand('herdLoad', { numberOfKeys: 2, lua: LOAD });
-    redis.defineCommand('herdMarkPlacing', { lua: MARK_PLACING });
+    // A fixed key count: on a cluster, ioredis auto-pipelines a command by its first argument, which must be a key.
+    redis.defineCommand('herdMarkPlacing', { numberOfKeys: 3, lua: MARK_PLACING });
     redis.defineCommand('herdEndTurn', { numberOfKeys: 1, lua: END_TURN });
     redis.defineCommand('herdPlacingModels', { numberOfKeys: 2, lua: PLACING_MODELS });
     redis.defineCommand('herdUnmarkPlacing', { numberOfKeys: 2, lua: UNMARK_PLACING });
@@ -300,8 +301,7 @@ export class LedgerRepository {
    * `turnToken`, also ends the pump turn held under it (same round trip).
    */
   async markPlacing(requestId: string, model: string, ttlMs: number, turnToken?: string): Promise<void> {
-    if (turnToken === undefined) await this.call('herdMarkPlacing', 2, this.keys.placing, this.keys.placingModels, ttlMs, requestId, model);
-    else await this.call('herdMarkPlacing', 3, this.keys.placing, this.keys.placingModels, this.keys.pumpTurn, ttlMs, requestId, model, turnToken);
+    await this.call('herdMarkPlacing', this.keys.placing, this.keys.placingModels, this.keys.pumpTurn, ttlMs, requestId, model, turnToken ?? '');
   }
 
   /**

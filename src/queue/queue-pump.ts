@@ -122,7 +122,8 @@ export class QueuePump {
         up.map((n) => n.name),
         this.queueKeys,
       ),
-      this.config.fairShare && up.length > 0 ? this.fair.candidates(PER_TENANT_DEPTH) : undefined,
+      // Without an answer from the fair-share index the pump still serves, in BullMQ's order.
+      this.config.fairShare && up.length > 0 ? this.fair.candidates(PER_TENANT_DEPTH).catch(() => undefined) : undefined,
     ]);
     if (!turn) return 'busy';
     let job: TakenJob | undefined;

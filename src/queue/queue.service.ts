@@ -93,8 +93,10 @@ export class QueueService {
         const granted = this.handoff.expectGrant(id);
         this.depth.enqueued();
         try {
-          // The job first, then its fair-share entry: the pump drops an entry whose job does not exist (yet).
-          await Promise.race([this.jobs.enqueue(ticket).then(() => this.fair.enqueued(ticket)), down]);
+          await Promise.race([this.jobs.enqueue(ticket), down]);
+          // Then its fair-share entry (after the job: the pump drops an entry whose job does not exist). Not waited
+          // for, and its failure is not the request's: a job missing from the index is served in BullMQ's order.
+          this.fair.enqueued(ticket).catch((err: Error) => this.log.debug('fair-share entry not written', { id, error: err.message }));
           this.pump.nudge();
         } catch (err) {
           this.depth.enqueueFailed();
