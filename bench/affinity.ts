@@ -20,6 +20,7 @@ import { CONVERSATION_DEFAULTS, conversationsLoad, makeConversations, type Conve
 import { benchOutputLength, fleetCapacity, fleetModels, loadBenchFleet, type BenchNode } from './lib/fleets';
 import { averageStats, statsTable, upsertSection, type RunStats } from './lib/schedule-report';
 import { makeTrace } from './lib/trace';
+import { repoRoot } from './lib/herd-probe';
 
 /**
  * Conversation affinity (issue #14): multi-turn chats replayed through the real gateway against the simulated
@@ -143,11 +144,6 @@ interface SettingReport {
 
 function describeFleet(nodes: BenchNode[]): string {
   return nodes.map((n) => `${n.name} ${n.decodeTps} tok/s, prefill ${n.prefillTps} tok/s x${n.slots}`).join('; ');
-}
-
-function repoRoot(): string {
-  for (const dir of [resolve(__dirname, '..'), resolve(__dirname, '../..')]) if (existsSync(resolve(dir, 'package.json'))) return dir;
-  throw new Error('cannot find the repository root');
 }
 
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@ import { arg, SCHEDULE_DEFAULTS } from './lib/cli';
 import { contentionShares, firstSlotWaits, type DispatchedRequest } from './lib/fairness-shares';
 import { barLines, latencyBars, latencySummary, latencyTable, shareBar, shareTable, type BarResult, type LatencyRow, type LatencySummary, type ShareRow } from './lib/fairness-report';
 import { fleetCapacity, herdNodeConfigs, loadBenchFleet, type BenchNode } from './lib/fleets';
-import { createKey, herdNodes, pollUntil, requestsInHerd } from './lib/herd-probe';
+import { createKey, herdNodes, pollUntil, repoRoot, requestsInHerd } from './lib/herd-probe';
 import { spawnHerd, spawnSimNodes, type Child } from './lib/processes';
 import { upsertSection } from './lib/schedule-report';
 import { mean } from './lib/stats';
@@ -224,11 +224,6 @@ async function shareRun(h: Herd, a: TenantSpec, b: TenantSpec, weights: [number,
   } finally {
     await client.close();
   }
-}
-
-function repoRoot(): string {
-  for (const dir of [resolve(__dirname, '..'), resolve(__dirname, '../..')]) if (existsSync(resolve(dir, 'package.json'))) return dir;
-  throw new Error('cannot find the repository root');
 }
 
 function describeFleet(f: Fleet): string {

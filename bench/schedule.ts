@@ -13,6 +13,7 @@ import { averageStats, ratio, runStats, statsTable, upsertSection, type RunStats
 import { makeTrace, type TraceRequest } from './lib/trace';
 import { percentile } from './lib/stats';
 import type { SimFleetConfig } from '../sim/types';
+import { herdNodes, repoRoot, waitUntil } from './lib/herd-probe';
 
 /**
  * Scheduling quality: one seeded trace replayed through the real gateway once per strategy, against
@@ -83,26 +84,6 @@ function fleetBench(name: string): FleetBench {
 
 function traceFor(fleet: FleetBench, seed: number, count: number, load: number): TraceRequest[] {
   return makeTrace({ seed, count, load, fleetCapacityTokensPerSec: fleet.capacity, models: fleet.models, outputLengthOf: benchOutputLength(fleet.nodes) });
-}
-
-interface HerdNodeView {
-  name: string;
-  state: string;
-  inFlight: number;
-  resident: string[];
-}
-
-async function herdNodes(url: string): Promise<HerdNodeView[]> {
-  const res = await fetch(`${url}/herd/nodes`);
-  return ((await res.json()) as { nodes: HerdNodeView[] }).nodes;
-}
-
-async function waitUntil(what: string, timeoutMs: number, cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Puts every node back to its initial residency (unloads what the warm-up loaded) and waits until Herd has seen it. */
@@ -274,11 +255,6 @@ function fleetSection(rep: FleetReport, opts: Options): string {
     }
   }
   return lines.join('\n');
-}
-
-function repoRoot(): string {
-  for (const dir of [resolve(__dirname, '..'), resolve(__dirname, '../..')]) if (existsSync(resolve(dir, 'package.json'))) return dir;
-  throw new Error('cannot find the repository root');
 }
 
 async function main(): Promise<void> {

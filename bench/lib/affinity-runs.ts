@@ -8,6 +8,7 @@ import { runStats, type RunStats } from './schedule-report';
 import type { TraceRequest } from './trace';
 import type { CacheCounters } from './affinity-report';
 import type { SimFleetConfig } from '../../sim/types';
+import { herdNodes, waitUntil } from './herd-probe';
 
 /** The processes of one bench:affinity run: simulated nodes and one Herd replica, each its own process, over loopback HTTP. */
 
@@ -31,26 +32,6 @@ export interface HerdSetup {
   queueTimeoutMs: number;
   /** Another build's dist/src/main.js (default: this checkout's). */
   herdMain?: string;
-}
-
-interface HerdNodeView {
-  name: string;
-  state: string;
-  inFlight: number;
-  resident: string[];
-}
-
-async function herdNodes(url: string): Promise<HerdNodeView[]> {
-  const res = await fetch(`${url}/herd/nodes`);
-  return ((await res.json()) as { nodes: HerdNodeView[] }).nodes;
-}
-
-async function waitUntil(what: string, timeoutMs: number, cond: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Starts the simulated fleet and a Herd in front of it, runs `body`, and stops both whatever happens. */

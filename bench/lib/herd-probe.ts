@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 /** Small HTTP reads and writes against a running Herd replica, for benches. */
 
 export interface HerdNodeView {
   name: string;
   state: string;
   inFlight: number;
+  resident: string[];
 }
 
 export async function herdNodes(url: string): Promise<HerdNodeView[]> {
@@ -19,6 +23,21 @@ export async function pollUntil(timeoutMs: number, cond: () => Promise<boolean>)
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Polls `cond` every 50 ms; throws naming `what` when `timeoutMs` ran out first. */
+export async function waitUntil(what: string, timeoutMs: number, cond: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The root of this checkout (bench scripts run from dist/bench or, under ts-node, from bench). */
+export function repoRoot(): string {
+  for (const dir of [resolve(__dirname, '../..'), resolve(__dirname, '../../..')]) if (existsSync(resolve(dir, 'package.json'))) return dir;
+  throw new Error('cannot find the repository root');
 }
 
 /** The sum of every sample of one metric family in Prometheus text (whatever its labels); 0 when absent. */
