@@ -6,7 +6,7 @@ import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { FleetRegistry } from '../fleet/fleet-registry';
 import { LearningService } from '../learning/learning.service';
 import { QueueDepth } from '../queue/queue-depth';
-import type { Ticket } from '../queue/ticket';
+import { BATCH_PRIORITY, type Ticket } from '../queue/ticket';
 import { prefixChain, type PrefixLink } from '../scheduler/prefix-chain';
 import type { Caller } from '../tenants/caller';
 import { TenantAccessService } from '../tenants/tenant-access.service';
@@ -45,7 +45,7 @@ export class AdmissionService {
    * prompt tokens each node probably still holds in its cache (AffinityService), and the prompt's prefix chain.
    */
   async admit(req: InferenceRequest, onCaller: (caller: Caller) => void = () => undefined): Promise<{ ticket: Ticket; caller: Caller; chain: PrefixLink[] }> {
-    const caller = await this.access.identify({ credential: req.credential, tenantHeader: req.tenantHeader, model: req.model, priority: req.priority });
+    const caller = req.caller ?? (await this.access.identify({ credential: req.credential, tenantHeader: req.tenantHeader, model: req.model, priority: req.priority }));
     // Known from here: a refusal below (no such model, queue full) is still the caller's.
     onCaller(caller);
     const ticket = this.ticketFor(req, caller);
@@ -74,6 +74,7 @@ export class AdmissionService {
     if (Math.max(this.depth.waitingHere, this.depth.waiting) >= this.config.maxQueue) throw HerdError.queueFull();
     if (this.depth.bytesWaitingHere + req.bodyBytes > this.config.maxQueuedBytes) throw HerdError.queueFull('the request bodies waiting here exceed HERD_MAX_QUEUED_BYTES');
     const estimate = this.learning.estimate(req.model, req.promptText, req.numPredict);
-    return { ...estimate, requestId: randomUUID(), model: req.model, priority: caller.priority, tenant: caller.tenant, weight: caller.weight, origin: this.config.replicaId, enqueuedAt: Date.now() };
+    const lane = req.lane === 'batch' ? { lane: 'batch' as const, priority: BATCH_PRIORITY } : { priority: caller.priority };
+    return { ...estimate, requestId: randomUUID(), model: req.model, ...lane, tenant: caller.tenant, weight: caller.weight, origin: this.config.replicaId, enqueuedAt: Date.now() };
   }
 }

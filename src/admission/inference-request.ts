@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { completeModelName, normalizeModelName } from '../scheduler/model-name';
 import { bodyBytesOf } from './json-body-check';
 import { presentedKey } from '../security/access';
+import type { Caller } from '../tenants/caller';
 import { resolvePriority } from './priority';
 
 /** One inference request as the pipeline sees it, read from the client's HTTP request once its body is valid. */
@@ -28,6 +29,10 @@ export interface InferenceRequest {
   credential?: string;
   /** X-Herd-Tenant, honoured only with keys off. */
   tenantHeader?: string;
+  /** `batch`: the batch lane (ADR 008), below every interactive priority, only into slots interactive work leaves. */
+  lane?: 'interactive' | 'batch';
+  /** Who asked, already known (a batch line runs as the key that created its batch): admission checks no key. */
+  caller?: Caller;
 }
 
 /** What a route read from its validated body. */
@@ -42,6 +47,8 @@ export interface RequestSpec {
   prefixParts?: () => string[];
   numPredict?: number;
   stream: boolean;
+  /** The body the node gets, when not the client's own (an adapter route that reshapes it); priority is dropped. */
+  body?: Record<string, unknown>;
 }
 
 /**
@@ -50,7 +57,7 @@ export interface RequestSpec {
  */
 export function inferenceRequestFrom(req: Request, spec: RequestSpec): InferenceRequest {
   const priority = resolvePriority(spec.bodyPriority, req.headers['x-herd-priority']);
-  const { priority: _drop, ...body } = req.body as Record<string, unknown>;
+  const { priority: _drop, ...body } = (spec.body ?? req.body) as Record<string, unknown>;
   return {
     route: req.path,
     model: normalizeModelName(spec.model),

@@ -1,14 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { inferenceRequestFrom, type RequestSpec } from '../admission/inference-request';
+import { inferenceRequestFrom } from '../admission/inference-request';
+import type { RouteSpec } from '../admission/route-specs';
 import { InferenceService } from '../inference/inference.service';
-import { relayStream, relayWhole, type StreamFormat } from '../relay/answer-relay';
+import { relayStream, relayWhole } from '../relay/answer-relay';
 import { clientAbortSignal } from '../relay/client-signal';
-
-/** What an inference route read from its body, and how its answer streams (NDJSON for Ollama, SSE for OpenAI). */
-export interface RouteSpec extends RequestSpec {
-  format: StreamFormat;
-}
 
 /** The inference routes' one way in: the HTTP request to the pipeline (InferenceService), the node's answer to the client. */
 @Injectable()

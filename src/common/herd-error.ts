@@ -5,6 +5,7 @@ export type HerdErrorCode =
   | 'HERD_NO_NODE_FOR_MODEL'
   | 'HERD_QUEUE_FULL'
   | 'HERD_QUEUE_TIMEOUT'
+  | 'HERD_BATCH_LANE_FULL'
   | 'HERD_CANCELED'
   | 'HERD_REDIS_UNAVAILABLE'
   | 'HERD_UPSTREAM_UNREACHABLE'
@@ -55,6 +56,11 @@ export class HerdError extends Error {
   /** Over a key's requests (rpm) or tokens (tpm) per minute; `retryAfterSeconds` until its window turns. */
   static rateLimited(limit: 'rpm' | 'tpm', message: string, retryAfterSeconds: number): HerdError {
     return new HerdError(429, limit === 'rpm' ? 'HERD_RATE_LIMITED' : 'HERD_TOKEN_LIMITED', message, retryAfterSeconds);
+  }
+
+  /** A batch line found no slot the batch lane may take now (ADR 008): its runner tries again later. */
+  static batchLaneFull(): HerdError {
+    return new HerdError(503, 'HERD_BATCH_LANE_FULL', 'herd: no slot free for the batch lane right now', 1);
   }
 
   static redisDown(): HerdError {

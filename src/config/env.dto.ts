@@ -60,6 +60,21 @@ export class HerdEnv {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(86_400_000)
   HERD_AFFINITY_TTL_MS?: number;
 
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100_000)
+  HERD_BATCH_MAX_RUNNING?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1000)
+  HERD_BATCH_KEEP_FASTEST?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000)
+  HERD_BATCH_MAX_LINES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1024) @Max(1_073_741_824)
+  HERD_BATCH_MAX_FILE_BYTES?: number;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(2_592_000_000)
+  HERD_JOB_RESULT_TTL_MS?: number;
+
   @IsOptional() @Type(() => Number) @IsInt() @Min(100)
   HERD_HEALTH_INTERVAL_MS?: number;
 

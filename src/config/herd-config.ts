@@ -45,6 +45,16 @@ export interface HerdConfig {
   affinity: boolean;
   /** How long a node is assumed to keep a prompt warm after serving it (Ollama's default keep-alive: 5 min). */
   affinityTtlMs: number;
+  /** Batch lane (ADR 008): most batch lines running at once across all replicas; 0 = half the fleet's slots, at least 1. */
+  batchMaxRunning: number;
+  /** Batch lane: how many of a model's fastest nodes batch work never takes (kept free for interactive requests). */
+  batchKeepFastest: number;
+  /** Most lines in one batch input file. */
+  batchMaxLines: number;
+  /** Largest file accepted by POST /v1/files, in bytes. */
+  batchMaxFileBytes: number;
+  /** How long a finished async job's result (/herd/jobs) is kept. */
+  jobResultTtlMs: number;
   healthIntervalMs: number;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;

@@ -76,10 +76,13 @@ export class InferenceService {
     const arrived = performance.now();
     const record: RequestRecord = { id: '', route: req.route, model: req.model, priority: req.priority, replica: this.config.replicaId, stream: req.stream, durationMs: 0, outcome: 'ok', status: 200, retries: 0, endedAt: 0 };
     let last: Attempt | undefined;
+    let notYet = false;
     try {
       return await this.run(req, signal, consume, record, (a) => (last = a));
     } catch (err) {
       const e = toClientError(err);
+      // A batch line that found no room was never a request: its runner tries again; nothing to record.
+      notYet = e.code === 'HERD_BATCH_LANE_FULL';
       record.outcome = e.status === 499 ? 'canceled' : record.node ? 'error' : e.status < 500 || e.code === 'HERD_QUEUE_FULL' ? 'rejected' : 'error';
       record.status = e.status;
       record.errorCode = e.code;
@@ -101,7 +104,7 @@ export class InferenceService {
         record.cachedTokensReported = counts.cached;
         record.promptTokens = counts.prompt ?? last.estimate.promptTokens;
       }
-      this.events.emit(record);
+      if (!notYet) this.events.emit(record);
     }
   }
 
@@ -165,7 +168,8 @@ export class InferenceService {
           if (signal.aborted) throw new CanceledError();
           if (aborts.timedOut) throw this.timeoutError();
           const err = live.nodeGone ? new HerdError(503, 'HERD_UPSTREAM_UNREACHABLE', `herd: node ${grant.node} went down during the request`) : caught;
-          if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries) throw err;
+          // A batch line is not placed again here: its runner retries it when the batch lane has room.
+          if (attempt.committed || !isRetryable(err) || tried.size >= this.config.maxRetries || req.lane === 'batch') throw err;
           tried.add(grant.node);
           if (!this.fleet.nodesWithModel(req.model).some((n) => !tried.has(n.name))) {
             // Nowhere else to go: answer now rather than wait out the queue timeout.

@@ -7,6 +7,7 @@ import { LedgerRepository, type NodeLoad } from '../fleet/ledger.repository';
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { RedisKeys } from '../redis/redis-keys';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
+import { batchLaneNodes } from '../scheduler/batch-lane';
 import type { RankContext, RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, PlacementRequest } from './grant';
 
@@ -111,6 +112,22 @@ export class PlacementService {
     const best = this.rankWith(ticket, candidates, loads, 0, replay())[0];
     if (!best?.free) return undefined;
     return this.reserve(ticket, best, loads);
+  }
+
+  /**
+   * The batch lane (ADR 008): a slot now when nobody waits in the queue and a node the lane may take is idle
+   * (scheduler/batch-lane.ts), else undefined. It never waits and never queues: its runner tries again later.
+   */
+  async tryBatch(ticket: PlacementRequest): Promise<Grant | undefined> {
+    const candidates = this.fleet.nodesWithModel(ticket.model);
+    if (candidates.length === 0) return undefined;
+    const { loads, waiting } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
+    if (waiting > 0) return undefined;
+    const idleRanking = this.rank(ticket, candidates, new Map(), 0).map((r) => r.node);
+    const inFlight = new Map([...loads].map(([node, load]) => [node, load.inFlight]));
+    const allowed = new Set(batchLaneNodes(idleRanking, inFlight, this.config.batchKeepFastest));
+    const best = this.rank(ticket, candidates, loads, 0).find((r) => allowed.has(r.node) && r.free);
+    return best ? this.reserve(ticket, best, loads) : undefined;
   }
 
   /** Loads seen by the last fast path here: only used to guess the node, never to decide. */

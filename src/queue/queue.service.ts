@@ -76,7 +76,8 @@ export class QueueService {
       down.catch(() => undefined); // only ever raced; never left unhandled
       this.waiting.set(id, failNow);
       try {
-        const fast = this.placement.tryNow(ticket);
+        // The batch lane never queues: a slot it may take now, or a 503 its runner treats as "not yet".
+        const fast = ticket.lane === 'batch' ? this.placement.tryBatch(ticket) : this.placement.tryNow(ticket);
         let now: Grant | undefined;
         try {
           now = await Promise.race([fast, down]);
@@ -90,6 +91,7 @@ export class QueueService {
           this.fair.charge(ticket.tenant, estimatedCost(ticket));
           return now;
         }
+        if (ticket.lane === 'batch') throw HerdError.batchLaneFull();
         const granted = this.handoff.expectGrant(id);
         this.depth.enqueued();
         try {

@@ -13,13 +13,21 @@ export type StreamFormat = 'ndjson' | 'sse';
  * except for the echoed model name when the node was sent its own spelling (ModelEcho).
  */
 export async function relayWhole(upstream: UpstreamResponse, res: Response, attempt: Attempt): Promise<void> {
+  const text = await readWhole(upstream, attempt);
+  setHerdHeaders(res, attempt);
+  res.status(upstream.statusCode).type('application/json').send(text);
+}
+
+/**
+ * The node's whole answer as text, the client's model spelling put back; the slot is free once it is read, and
+ * the attempt is committed (nothing is retried after this) and learns from a 200's timings.
+ */
+export async function readWhole(upstream: UpstreamResponse, attempt: Attempt): Promise<string> {
   const raw = await upstream.body.text();
   const text = attempt.echo ? attempt.echo.text(raw) : raw;
   attempt.upstreamDone();
   attempt.committed = true;
   attempt.firstByteAt = performance.now();
-  setHerdHeaders(res, attempt);
-  res.status(upstream.statusCode).type('application/json').send(text);
   if (upstream.statusCode === 200) {
     try {
       attempt.final = JSON.parse(text) as FinalChunkTimings;
@@ -27,6 +35,7 @@ export async function relayWhole(upstream: UpstreamResponse, res: Response, atte
       // not JSON: nothing to learn from
     }
   }
+  return text;
 }
 
 /**

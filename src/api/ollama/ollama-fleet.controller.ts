@@ -4,7 +4,7 @@ import { HerdError } from '../../common/herd-error';
 import { validateBody } from '../../admission/validate-body';
 import { ModelInfoService } from '../../models/model-info.service';
 import { findModel } from '../../scheduler';
-import { RoutedDto } from './ollama-inference.dto';
+import { RoutedDto } from '../../admission/inference.dto';
 
 const HERD_VERSION = '0.0.0';
 

@@ -1,5 +1,5 @@
 import { IsOptional, IsString, ValidateIf } from 'class-validator';
-import { RoutedDto } from '../ollama/ollama-inference.dto';
+import { RoutedDto } from './inference.dto';
 
 /** Body of POST /ollama/generate: Ollama's generate request (prompt required here) plus Herd's `priority`. */
 export class HerdGenerateDto extends RoutedDto {

@@ -1,6 +1,6 @@
 import { IsBoolean, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Max, Min } from 'class-validator';
-import { IsMessageList, IsOpenAiInput, IsTextOrTexts } from '../../admission/body-validators';
-import { PRIORITY_MESSAGE } from '../../admission/priority';
+import { IsMessageList, IsOpenAiInput, IsTextOrTexts } from './body-validators';
+import { PRIORITY_MESSAGE } from './priority';
 
 /** Fields every routed request shares: the model, and Herd's optional priority. */
 export class RoutedDto {
