@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ApiModule } from './api/api.module';
+import { SeedRoutesModule } from './api/seed/seed-routes.module';
 import type { Logger } from './common/logger';
 import { ConfigModule } from './config/config.module';
 import type { HerdConfig } from './config/herd-config';
@@ -28,6 +29,7 @@ export class AppModule {
         ConfigModule.forRoot(config, log),
         RedisModule.forConnections(redis),
         ApiModule,
+        SeedRoutesModule,
         HealthModule,
         MetricsModule,
         DashboardModule,

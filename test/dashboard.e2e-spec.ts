@@ -228,6 +228,45 @@ describe('tenants view and API keys', () => {
   });
 });
 
+describe('topology at /topology', () => {
+  it('draws Herd, every node and model, and traffic on the edges, with no page error', async () => {
+    const topo = await browser!.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, colorScheme: 'light' });
+    const errors: string[] = [];
+    topo.on('pageerror', (err) => {
+      errors.push(err.message);
+      pageErrors.push(`topology: ${err.message}`);
+    });
+    try {
+      const res = await topo.goto(`${herd!.url}/topology`);
+      expect(res?.status()).toBe(200);
+      expect(res?.headers()['content-security-policy']).toContain("default-src 'self'");
+      await topo.locator('g.herd').waitFor({ timeout: 5000 });
+      const expected: Record<string, string[]> = { 'gpu-1': ['llama3:latest', 'qwen2.5:7b'], 'gpu-2': ['llama3:latest'], 'mini-1': ['llama3:latest', 'phi3:mini'] };
+      // mini-1 was stopped and started again above: its models come back with its next health poll.
+      await topo.locator('g.model[data-node="mini-1"][data-model="phi3:mini"]').waitFor({ timeout: 8000 });
+      expect(await topo.locator('g.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-node')))).toEqual(Object.keys(expected));
+      for (const [node, models] of Object.entries(expected)) {
+        const drawn = await topo.locator(`g.model[data-node="${node}"]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-model')));
+        expect({ node, drawn }).toEqual({ node, drawn: models });
+        expect(await topo.locator(`line.edge-node[data-node="${node}"]`).count()).toBe(1);
+      }
+      // The traffic generator keeps requests coming: the edges to the nodes serving them count and widen.
+      await topo.locator('line.edge-node.busy[data-requests]:not([data-requests="0"])').first().waitFor({ state: 'attached', timeout: 8000 });
+      await topo.locator('line.edge-model[data-model="llama3:latest"][data-requests]:not([data-requests="0"])').first().waitFor({ state: 'attached', timeout: 8000 });
+      const widths = await topo.locator('line.edge-node').evaluateAll((els) => els.map((e) => Number(e.getAttribute('stroke-width'))));
+      expect(Math.max(...widths)).toBeGreaterThan(2);
+      await expect(topo.locator('#live').getAttribute('class')).resolves.toContain('ok');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      const shot = join(ARTIFACTS, 'topology.png');
+      await topo.screenshot({ path: shot });
+      expect(statSync(shot).size).toBeLessThan(400_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await topo.close();
+    }
+  });
+});
+
 describe('prompt console', () => {
   beforeAll(async () => {
     await traffic?.stop(); // the console's request should not wait behind the load

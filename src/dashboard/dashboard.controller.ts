@@ -14,7 +14,7 @@ export class DashboardAssets {
   ) {}
 }
 
-/** The operator dashboard at /dashboard (static files) and the JSON it polls, GET /herd/dashboard. */
+/** The operator dashboard at /dashboard and the topology page at /topology (static files), and the JSON they poll, GET /herd/dashboard. */
 @Controller()
 export class DashboardController {
   constructor(
@@ -26,6 +26,12 @@ export class DashboardController {
   @Get('dashboard')
   page(@Req() req: Request, @Res() res: Response): void {
     this.send(req, res, 'index.html');
+  }
+
+  /** Ollama Gateway's topology page: the fleet as a live graph, drawn from GET /herd/dashboard. */
+  @Get('topology')
+  topology(@Req() req: Request, @Res() res: Response): void {
+    this.send(req, res, 'topology.html');
   }
 
   @Get('dashboard/:file')
@@ -49,7 +55,7 @@ export class DashboardController {
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    if (name === 'index.html') res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    if (asset.type.startsWith('text/html')) res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     if (req.headers['if-none-match'] === asset.etag) {
       res.status(304).end();
       return;

@@ -24,4 +24,12 @@ describe('dashboard assets', () => {
       expect({ name, external }).toEqual({ name, external: [] });
     }
   });
+
+  it('include every file the pages reference', () => {
+    for (const page of ['index.html', 'topology.html']) {
+      const referenced = [...readFileSync(join(source, page), 'utf8').matchAll(/(?:src|href)="\/dashboard\/([^"]+)"/g)].map((m) => m[1]);
+      expect(referenced.length).toBeGreaterThan(0);
+      for (const file of referenced) expect({ page, file, whitelisted: file in ASSET_TYPES }).toEqual({ page, file, whitelisted: true });
+    }
+  });
 });

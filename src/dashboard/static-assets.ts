@@ -8,6 +8,9 @@ export const ASSET_TYPES: Readonly<Record<string, string>> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
+  'topology.html': 'text/html; charset=utf-8',
+  'topology.js': 'text/javascript; charset=utf-8',
+  'topology.css': 'text/css; charset=utf-8',
 };
 
 export interface Asset {
@@ -39,7 +42,7 @@ export function loadAssets(dir: string): Map<string, Asset> {
   return assets;
 }
 
-/** The page loads scripts, styles and data only from Herd itself. */
+/** The pages load scripts, styles and data only from Herd itself. */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",

@@ -1,8 +1,12 @@
 import type { Request } from 'express';
+import { INFERENCE_ROUTES as ROUTE_SPECS } from '../../admission/route-specs';
 import type { RequestRecord } from '../../inference/request-events';
 
-/** Routes whose requests go through the queue: each one ends as exactly one request record. */
-const INFERENCE_ROUTES = new Set(['/ollama/generate', '/api/generate', '/api/chat', '/api/embed', '/api/embeddings', '/v1/chat/completions', '/v1/completions', '/v1/embeddings']);
+/**
+ * Routes whose requests go through the queue, each ending as exactly one request record: Herd's inference routes
+ * and the adapters of the systems it replaces (src/api/seed) that run inference.
+ */
+const INFERENCE_ROUTES = new Set([...Object.keys(ROUTE_SPECS), '/chat', '/chat/stream', '/jobs']);
 
 /**
  * The record of an inference request refused before it reached the queue (invalid JSON, a body that fails
