@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ApiModule } from './api/api.module';
+import { BatchApiModule } from './api/batch/batch-api.module';
 import { SeedRoutesModule } from './api/seed/seed-routes.module';
 import type { Logger } from './common/logger';
 import { ConfigModule } from './config/config.module';
@@ -29,6 +30,7 @@ export class AppModule {
         ConfigModule.forRoot(config, log),
         RedisModule.forConnections(redis),
         ApiModule,
+        BatchApiModule,
         SeedRoutesModule,
         HealthModule,
         MetricsModule,

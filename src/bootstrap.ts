@@ -104,8 +104,9 @@ function serveHttp(app: NestExpressApplication, config: HerdConfig, log: Logger)
     const record = rejectedRequestRecord(req, err.status, err.code, err.message, config.replicaId);
     if (record) events.emit(record);
   };
-  // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node.
-  app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/'), verify: noteBodyBytes }));
+  // Blob uploads are not JSON and may be huge: their body is left unread for the route to stream to a node. So is a
+  // multipart file upload, which its route reads within HERD_BATCH_MAX_FILE_BYTES.
+  app.use(json({ limit: config.bodyLimit, type: (req) => !(req.url ?? '').startsWith('/api/blobs/') && !isMultipart(req.headers['content-type']), verify: noteBodyBytes }));
   // A prototype key or absurd nesting is refused before any DTO, log line or node sees the body.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const problem = jsonBodyProblem(req.body);
@@ -147,4 +148,8 @@ export async function startHerdOrExit(config: HerdConfig, log: Logger, cleanup: 
     await cleanup();
     process.exit(1);
   }
+}
+
+function isMultipart(contentType: string | undefined): boolean {
+  return /^\s*multipart\//i.test(contentType ?? '');
 }

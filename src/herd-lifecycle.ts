@@ -1,4 +1,5 @@
 import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { WorkRunners } from './batch/work-runners';
 import { FleetRegistry } from './fleet/fleet-registry';
 import { NodeHealthService } from './fleet/node-health.service';
 import { SlotEventsRepository } from './fleet/slot-events.repository';
@@ -30,6 +31,7 @@ export class HerdLifecycle implements OnApplicationBootstrap, OnApplicationShutd
     private readonly pump: QueuePump,
     private readonly watchdog: RedisWatchdog,
     private readonly client: OllamaNodeClient,
+    private readonly batchWork: WorkRunners,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -44,6 +46,7 @@ export class HerdLifecycle implements OnApplicationBootstrap, OnApplicationShutd
     this.nodeHealth.start(); // poll every health interval
     await this.learning.start(); // what every replica learned so far
     this.pump.start(); // take queued jobs when the fleet has room
+    await this.batchWork.start(); // run batch lines and async jobs while the lanes have room
     this.watchdog.start(); // PING Redis four times a second
   }
 
@@ -53,6 +56,7 @@ export class HerdLifecycle implements OnApplicationBootstrap, OnApplicationShutd
     this.leases.stop();
     this.depth.stop();
     await this.learning.stop(); // writes what was learned and not yet stored
+    await this.batchWork.stop(); // take no more batch lines or jobs; give back what runs here
     await this.pump.stop();
     await this.jobs.close().catch(() => undefined);
     await this.client.close();

@@ -157,6 +157,64 @@ export class RedisKeys {
   keyRate(keyId: string): string {
     return `${this.prefix}:key-rate:{${keyId}}`;
   }
+  /** Hash of one uploaded or produced file (/v1/files): its OpenAI FileObject fields and its owner's tenant. */
+  batchFile(id: string): string {
+    return `${this.shared}:batch:file:${id}`;
+  }
+  /** String: one file's bytes (written in chunks with APPEND, read with GETRANGE). */
+  batchFileContent(id: string): string {
+    return `${this.shared}:batch:file-content:${id}`;
+  }
+  /** Zset of files by upload sequence: `all`, or `t:<tenant>` for one tenant's (listing, newest first). */
+  batchFileIndex(scope: string): string {
+    return `${this.shared}:batch:files:${scope}`;
+  }
+  /** Hash of one batch: its OpenAI Batch fields, counts, the caller it runs as, and its stop/closed marks. */
+  batch(id: string): string {
+    return `${this.shared}:batch:${id}`;
+  }
+  /** Hash of one batch's input lines: line index -> JSON {custom_id, body}. */
+  batchLines(id: string): string {
+    return `${this.shared}:batch:${id}:lines`;
+  }
+  /** Hash of one batch's results: line index -> `o` (output file) or `e` (error file) + the line's JSON; first writer wins. */
+  batchResults(id: string): string {
+    return `${this.shared}:batch:${id}:results`;
+  }
+  /** Short lock: which replica writes a closed batch's output and error files. */
+  batchFinalizer(id: string): string {
+    return `${this.shared}:batch:${id}:finalizer`;
+  }
+  /** Zset of batches by creation sequence: `all`, or `t:<tenant>` for one tenant's (listing, newest first). */
+  batchIndex(scope: string): string {
+    return `${this.shared}:batch:index:${scope}`;
+  }
+  /** Set of batches not finished yet: every replica's sweeper looks at them (expiry, cancels, finalizing). */
+  get batchActive(): string {
+    return `${this.shared}:batch:active`;
+  }
+  /** Creation sequence of batches and files (the listing order). */
+  get batchSeq(): string {
+    return `${this.shared}:batch:seq`;
+  }
+  /** Hash of one async job (/herd/jobs): route, body, caller, status, result; expires once finished. */
+  job(id: string): string {
+    return `${this.shared}:job:${id}`;
+  }
+  /**
+   * The durable work queue of one lane (`batch`: batch lines, `jobs`: async jobs), shared by every replica's runner:
+   * `ready` zset (member, score: not before, ms), `running` zset (member, score: lease expiry, ms), `holders` hash
+   * (member -> lease token), `tries` hash (member -> failed attempts), `owners` hash (batch or job -> items running),
+   * `seq` (lease tokens).
+   */
+  work(lane: string): { ready: string; running: string; holders: string; tries: string; owners: string; seq: string } {
+    const base = `${this.shared}:work:${lane}`;
+    return { ready: `${base}:ready`, running: `${base}:running`, holders: `${base}:holders`, tries: `${base}:tries`, owners: `${base}:owners`, seq: `${base}:seq` };
+  }
+  /** Pub/sub: an async job was canceled (message: its id); the replica running it aborts it. */
+  get jobCancelChannel(): string {
+    return `${this.prefix}:ch:job-cancel`;
+  }
   /** Pub/sub: an API key was created, changed or revoked (message: its id); replicas drop their cached look-ups. */
   get keysChannel(): string {
     return `${this.prefix}:ch:keys`;
