@@ -1,8 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { HerdError } from '../common/herd-error';
 import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
-import { hashApiKey, keyStatus, looksLikeApiKey } from '../tenants/api-key';
-import { ApiKeyRepository } from '../tenants/api-key.repository';
 import type { Caller } from '../tenants/caller';
 import { TenantAccessService } from '../tenants/tenant-access.service';
 
@@ -29,7 +26,6 @@ export class BatchCallers {
   constructor(
     @Inject(HERD_CONFIG) private readonly config: HerdConfig,
     private readonly access: TenantAccessService,
-    private readonly apiKeys: ApiKeyRepository,
   ) {}
 
   async callerFor(presented: Presented, models: readonly string[], priority: number): Promise<Caller> {
@@ -50,21 +46,7 @@ export class BatchCallers {
       const caller = await this.access.identify({ ...presented, model: '', priority: 5 });
       return { tenant: caller.tenant, scoped: false };
     }
-    return { tenant: await this.keyTenant(presented.credential), scoped: true };
-  }
-
-  private async keyTenant(credential: string | undefined): Promise<string> {
-    if (credential === undefined) throw HerdError.invalidApiKey('herd: API key required: send Authorization: Bearer <key> (HERD_AUTH=keys)');
-    let key;
-    try {
-      key = looksLikeApiKey(credential) ? await this.apiKeys.findByHash(hashApiKey(credential)) : undefined;
-    } catch {
-      throw HerdError.redisDown();
-    }
-    if (!key) throw HerdError.invalidApiKey('herd: invalid API key');
-    const status = keyStatus(key, Date.now());
-    if (status !== 'active') throw HerdError.invalidApiKey(status === 'revoked' ? 'herd: this API key was revoked' : `herd: this API key expired at ${key.expiresAt}`);
-    return key.tenant;
+    return { tenant: (await this.access.authenticate(presented.credential)).tenant, scoped: true };
   }
 }
 

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { FleetModule } from '../fleet/fleet.module';
 import { InferenceModule } from '../inference/inference.module';
-import { ApiKeyRepository } from '../tenants/api-key.repository';
 import { TenantsModule } from '../tenants/tenants.module';
 import { BatchCallers } from './batch-callers';
 import { BatchFilesService } from './batch-files.service';
@@ -18,8 +17,7 @@ import { WorkRunners } from './work-runners';
 
 /**
  * The OpenAI Batch API (files, batches) and async jobs: durable work in Redis, run by a runner on every replica
- * through the same pipeline as a client's request (DirectCall). ApiKeyRepository is provided here too, to tell a
- * key's tenant without a model (TenantsModule exports no such check).
+ * through the same pipeline as a client's request (DirectCall).
  */
 @Module({
   imports: [InferenceModule, FleetModule, TenantsModule],
@@ -27,7 +25,6 @@ import { WorkRunners } from './work-runners';
     BatchRepository,
     JobRepository,
     WorkRepository,
-    ApiKeyRepository,
     BatchCallers,
     BatchFilesService,
     BatchFinalizer,

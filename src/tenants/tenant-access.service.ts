@@ -39,7 +39,8 @@ export class TenantAccessService {
     return { tenant: key.tenant, weight: key.weight, priority, keyId: key.id, headers };
   }
 
-  private async authenticate(credential: string | undefined): Promise<ApiKeyRecord> {
+  /** The active key behind a credential (with keys on), or a 401 saying why not; no model rule or rate limit. */
+  async authenticate(credential: string | undefined): Promise<ApiKeyRecord> {
     if (credential === undefined) throw HerdError.invalidApiKey('herd: API key required: send Authorization: Bearer <key> (HERD_AUTH=keys)');
     const key = await redisOr503(this.lookup.find(credential));
     if (!key) throw HerdError.invalidApiKey('herd: invalid API key');
