@@ -4,13 +4,16 @@ import { Pool } from 'undici';
 import { countTokens } from '../sim';
 import { startEmbeddedRedis } from '../src/redis/embedded-redis';
 import { arg } from './lib/cli';
-import { type Child, spawnBareProxy, spawnGoStyleNode, spawnHerd, spawnSimNodes } from './lib/processes';
+import { type Child, spawnBareProxy, spawnGoStyleNode, spawnHerd, spawnSimNodes, spawnStackFloor } from './lib/processes';
 import { percentile, table } from './lib/stats';
 
 const USAGE = `Gateway overhead: the same requests straight to an Ollama node ("direct") and through Herd, so what is added
 is Herd's own cost (HTTP, validation, Redis queue, scheduling, proxying). Beside Herd it runs the thinnest
 possible Node.js proxy (bench/lib/bare-proxy.ts): on a machine where the load generator, the node and the
-gateway share the same cores, that proxy is the ceiling for any Node.js gateway, Herd included.
+gateway share the same cores, that proxy is the ceiling for any Node.js gateway, Herd included. And the floor of
+the product's fixed stack (bench/lib/stack-floor.ts: NestJS on Express, class-validator, a slot lease reserved and
+released in Redis by a script, undici; no queue, scheduler, metrics or logs): what any gateway built on that stack
+costs at the least.
 
 Usage: npm run bench:overhead -- [options]
 
@@ -189,16 +192,18 @@ async function main(): Promise<void> {
         const started = await Promise.allSettled([
           spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: `${prefix}a` }, nodes),
           spawnBareProxy(node.url),
+          spawnStackFloor(node.url, redis.url),
           ...(baselineMain ? [spawnHerd({ REDIS_URL: redis.url, HERD_REDIS_PREFIX: `${prefix}b` }, nodes, baselineMain)] : []),
         ]);
         for (const s of started) if (s.status === 'fulfilled') gateways.push(s.value);
         for (const s of started) if (s.status === 'rejected') throw s.reason;
-        const [herd, bare, base] = gateways as [Child, Child, Child | undefined];
+        const [herd, bare, floor, base] = gateways as [Child, Child, Child, Child | undefined];
         const direct: Target = { name: 'direct', url: node.url, herd: false };
         const thin: Target = { name: 'bare node proxy', url: bare.url, pid: bare.child.pid, herd: false };
         const mine: Target = { name: 'herd', url: herd.url, pid: herd.child.pid, herd: true };
         const before: Target | undefined = base && { name: 'herd (baseline)', url: base.url, pid: base.child.pid, herd: true };
-        const targets = [direct, thin, mine, ...(before ? [before] : [])];
+        const stack: Target = { name: 'stack floor', url: floor.url, pid: floor.child.pid, herd: false };
+        const targets = [direct, thin, stack, mine, ...(before ? [before] : [])];
         for (const mode of modes) {
           for (const c of levels) {
             process.stderr.write(`${kind.label}, ${mode.name}, concurrency ${c}: ${total} requests per path\n`);
@@ -207,6 +212,7 @@ async function main(): Promise<void> {
             const runs = new Map<string, Run>();
             runs.set('direct', await load(direct, mode, c, total, maxMs));
             runs.set(thin.name, await load(thin, mode, c, total, maxMs));
+            runs.set(stack.name, await load(stack, mode, c, total, maxMs));
             // With a baseline, A B B A in halves, so a drift of the machine weighs on both alike.
             const order = before ? [mine, before, before, mine] : [mine];
             const share = before ? Math.ceil(total / 2) : total;

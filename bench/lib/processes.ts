@@ -79,6 +79,13 @@ export async function spawnBareProxy(nodeUrl: string): Promise<Child> {
   return { url, child, stop: stopper(child) };
 }
 
+/** bench/lib/stack-floor.ts (Nest + Express + class-validator + a Redis lease, nothing else) in front of one node. */
+export async function spawnStackFloor(nodeUrl: string, redisUrl: string): Promise<Child> {
+  const child = spawn(process.execPath, [join(DIST, 'bench/lib/stack-floor.js'), nodeUrl, redisUrl], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await waitForLine(child, /URL (\S+)/, 'stack floor');
+  return { url, child, stop: stopper(child) };
+}
+
 /** bench/lib/go-style-node.ts (Ollama's Go framing, `serviceMs` per answer) as its own process. */
 export async function spawnGoStyleNode(serviceMs: number, tokens: number): Promise<Child> {
   const args = [join(DIST, 'bench/lib/go-style-node.js'), '--service-ms', String(serviceMs), '--tokens', String(tokens)];
