@@ -16,7 +16,10 @@ import { Pool } from 'undici';
  * in Redis by a script, undici to the node) and nothing else: no queue, no scheduler, no metrics, no logs.
  * bench:overhead runs it beside Herd and the bare proxy, so the part of Herd's cost the stack itself sets is
  * visible. Usage: node dist/bench/lib/stack-floor.js <node url> <redis url>   (prints "URL <its own url>")
+ * STACK_FLOOR_SKIP=validate,redis leaves those steps out, to see what each one costs.
  */
+
+const SKIP = new Set((process.env.STACK_FLOOR_SKIP ?? '').split(',').filter(Boolean));
 
 const RESERVE = `if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -40,13 +43,13 @@ type ScriptedRedis = Redis & {
  */
 function generateRoute(pool: Pool, redis: ScriptedRedis, key: string) {
   return async (req: Request, res: Response): Promise<void> => {
-    const errors = validateSync(Object.assign(new GenerateBody(), req.body as object), { forbidUnknownValues: false, stopAtFirstError: true });
+    const errors = SKIP.has('validate') ? [] : validateSync(Object.assign(new GenerateBody(), req.body as object), { forbidUnknownValues: false, stopAtFirstError: true });
     if (errors.length > 0) {
       res.status(400).json({ error: 'invalid body' });
       return;
     }
     const id = randomUUID();
-    if ((await redis.floorReserve(key, id, 1_000_000, Date.now() + 15_000)) !== 1) {
+    if (!SKIP.has('redis') && (await redis.floorReserve(key, id, 1_000_000, Date.now() + 15_000)) !== 1) {
       res.status(503).json({ error: 'busy' });
       return;
     }
@@ -57,7 +60,7 @@ function generateRoute(pool: Pool, redis: ScriptedRedis, key: string) {
     } catch {
       if (!res.headersSent) res.status(502);
     } finally {
-      await redis.floorRelease(key, id);
+      if (!SKIP.has('redis')) await redis.floorRelease(key, id);
     }
     res.end();
   };
