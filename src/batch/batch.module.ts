@@ -35,6 +35,6 @@ import { WorkRunners } from './work-runners';
     JobsService,
     WorkRunners,
   ],
-  exports: [BatchFilesService, BatchService, JobsService, BatchCallers, WorkRunners],
+  exports: [BatchFilesService, BatchService, JobsService, BatchCallers, WorkRunners, WorkRepository],
 })
 export class BatchModule {}

@@ -119,6 +119,13 @@ export class WorkRepository {
     for (let i = 0; i < members.length; i += 1000) await runScript(this.redis, 'herdWorkWithdraw', k.ready, k.tries, ...members.slice(i, i + 1000));
   }
 
+  /** Work of the lane waiting to be claimed (ready, or given back until later) and running now, all replicas. */
+  async counts(lane: WorkLane): Promise<{ ready: number; running: number }> {
+    const k = this.keys.work(lane);
+    const [ready, running] = await Promise.all([this.redis.zcard(k.ready), this.redis.zcard(k.running)]);
+    return { ready, running };
+  }
+
   /** Work running now in the lane (all replicas). */
   async runningCount(lane: WorkLane): Promise<number> {
     return this.redis.zcard(this.keys.work(lane).running);

@@ -35,6 +35,7 @@ function fakeSource(overrides: { loadsFail?: boolean; waiting?: Map<string, numb
     },
     queue: { countsByPriority: async () => (overrides.loadsFail ? Promise.reject(new Error('redis away')) : { 1: 2, 5: 7 }) },
     tenants: { waitingByTenant: async () => (overrides.loadsFail ? Promise.reject(new Error('redis away')) : (overrides.waiting ?? new Map([['team-a', 4]]))) },
+    work: { counts: async (lane: string) => (overrides.loadsFail ? Promise.reject(new Error('redis away')) : lane === 'batch' ? { ready: 950, running: 2 } : { ready: 0, running: 1 }) },
   };
 }
 
@@ -159,6 +160,9 @@ describe('HerdMetrics', () => {
     expect(samplesOf(f, 'herd_learned_decode_tokens_per_second').map((s) => [s.labels.node, s.labels.model, s.value])).toEqual([['a', 'llama3:latest', 42.5]]);
     expect(samplesOf(f, 'herd_queue_depth')).toHaveLength(10);
     expect(sumOf(f, 'herd_queue_depth', { priority: '5' })).toBe(7);
+    expect(sumOf(f, 'herd_work_items', { lane: 'batch', state: 'ready' })).toBe(950);
+    expect(sumOf(f, 'herd_work_items', { lane: 'batch', state: 'running' })).toBe(2);
+    expect(sumOf(f, 'herd_work_items', { lane: 'jobs', state: 'running' })).toBe(1);
     expect(sumOf(f, 'herd_redis_up')).toBe(1);
     expect(samplesOf(f, 'herd_info')[0].labels).toEqual({ replica: 'r1', strategy: 'ect' });
   });
@@ -168,6 +172,7 @@ describe('HerdMetrics', () => {
     expect(samplesOf(f, 'herd_node_in_flight')).toHaveLength(0);
     expect(samplesOf(f, 'herd_queue_depth')).toHaveLength(0);
     expect(samplesOf(f, 'herd_tenant_waiting')).toHaveLength(0);
+    expect(samplesOf(f, 'herd_work_items')).toHaveLength(0);
     expect(sumOf(f, 'herd_redis_up')).toBe(0);
     expect(sumOf(f, 'herd_node_up', { node: 'a' })).toBe(1);
   });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkRepository } from '../batch/work.repository';
 import { circuitView } from '../fleet/circuit-breaker';
 import type { FleetRegistry, NodeState } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
@@ -16,6 +17,8 @@ export interface MetricsSource {
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
   /** Waiting requests per tenant, read at scrape time (absent: no herd_tenant_waiting samples). */
   tenants?: Pick<FairShareRepository, 'waitingByTenant'>;
+  /** Batch lines and async jobs waiting and running, read at scrape time (absent: no herd_work_items samples). */
+  work?: Pick<WorkRepository, 'counts'>;
 }
 
 export const NODE_STATES: readonly NodeState[] = ['healthy', 'degraded', 'down', 'draining'];
@@ -269,6 +272,21 @@ export class HerdMetrics {
 
   private redisGauges(registers: Registry[]): void {
     const live = this.live;
+    new Gauge({
+      name: 'herd_work_items',
+      help: 'Durable work in Redis, by lane (batch: batch lines; jobs: async jobs) and state (ready: waiting to be claimed or retried; running).',
+      labelNames: ['lane', 'state'],
+      registers,
+      async collect() {
+        const state = await live.get();
+        this.reset();
+        if (!state.work) return;
+        for (const [lane, counts] of state.work) {
+          this.set({ lane, state: 'ready' }, counts.ready);
+          this.set({ lane, state: 'running' }, counts.running);
+        }
+      },
+    });
     new Gauge({
       name: 'herd_queue_depth',
       help: 'Requests waiting in the shared queue for a slot, by priority (1 is served first).',

@@ -2,6 +2,9 @@ import type { FleetRegistry } from '../fleet/fleet-registry';
 import type { LedgerRepository, NodeLoad } from '../fleet/ledger.repository';
 import type { FairShareRepository } from '../queue/fair-share.repository';
 import type { JobQueueRepository } from '../queue/job-queue.repository';
+import type { WorkLane, WorkRepository } from '../batch/work.repository';
+
+export const WORK_LANES: readonly WorkLane[] = ['batch', 'jobs'];
 
 export interface LiveSource {
   fleet: Pick<FleetRegistry, 'nodes'>;
@@ -9,6 +12,8 @@ export interface LiveSource {
   queue: Pick<JobQueueRepository, 'countsByPriority'>;
   /** Waiting requests per tenant (the fair-share index); absent in tests that do not need it. */
   tenants?: Pick<FairShareRepository, 'waitingByTenant'>;
+  /** Batch lines and async jobs waiting and running (src/batch); absent in tests that do not need it. */
+  work?: Pick<WorkRepository, 'counts'>;
 }
 
 /** What only Redis knows: load of every node (all replicas), waiting jobs per priority and per tenant. Undefined when Redis did not answer. */
@@ -17,6 +22,8 @@ export interface LiveSnapshot {
   depth?: Record<number, number>;
   /** Tenants with requests waiting, and how many each. */
   waitingByTenant?: Map<string, number>;
+  /** Per lane of durable work: how many pieces wait to be claimed and how many run. */
+  work?: Map<WorkLane, { ready: number; running: number }>;
   at: number;
 }
 
@@ -43,11 +50,22 @@ export class LiveState {
 
   private async load(now: number): Promise<LiveSnapshot> {
     const names = this.source.fleet.nodes().map((n) => n.name);
-    const [loads, depth, waitingByTenant] = await Promise.all([
+    const [loads, depth, waitingByTenant, work] = await Promise.all([
       this.source.ledger.loads(names).catch(() => undefined),
       this.source.queue.countsByPriority().catch(() => undefined),
       this.source.tenants?.waitingByTenant().catch(() => undefined),
+      this.workCounts(),
     ]);
-    return { loads, depth, waitingByTenant, at: now };
+    return { loads, depth, waitingByTenant, work, at: now };
+  }
+
+  private async workCounts(): Promise<LiveSnapshot['work']> {
+    const work = this.source.work;
+    if (!work) return undefined;
+    try {
+      return new Map(await Promise.all(WORK_LANES.map(async (lane) => [lane, await work.counts(lane)] as const)));
+    } catch {
+      return undefined;
+    }
   }
 }

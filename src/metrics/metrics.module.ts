@@ -1,4 +1,6 @@
 import { Module, type OnModuleInit } from '@nestjs/common';
+import { BatchModule } from '../batch/batch.module';
+import { WorkRepository } from '../batch/work.repository';
 import { Logger } from '../common/logger';
 import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { FleetModule } from '../fleet/fleet.module';
@@ -15,13 +17,14 @@ import { logRequest } from './request-log';
 
 /** `GET /metrics` and the per-request log line, both fed by the request events. */
 @Module({
-  imports: [FleetModule, QueueModule, InferenceModule],
+  imports: [FleetModule, QueueModule, InferenceModule, BatchModule],
   controllers: [MetricsController],
   providers: [
     {
       provide: HerdMetrics,
-      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, tenants: FairShareRepository) => new HerdMetrics({ config, fleet, ledger, queue, tenants }),
-      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, FairShareRepository],
+      useFactory: (config: HerdConfig, fleet: FleetRegistry, ledger: LedgerRepository, queue: JobQueueRepository, tenants: FairShareRepository, work: WorkRepository) =>
+        new HerdMetrics({ config, fleet, ledger, queue, tenants, work }),
+      inject: [HERD_CONFIG, FleetRegistry, LedgerRepository, JobQueueRepository, FairShareRepository, WorkRepository],
     },
   ],
   exports: [HerdMetrics],
