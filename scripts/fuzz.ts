@@ -15,7 +15,8 @@ usage: npm run fuzz -- [options]
   --seconds N       start no case after this many seconds (default 300)
   --timeout-ms N    abandon a request not answered by then (default 30000)
   --body-limit X    Herd's HERD_BODY_LIMIT, e.g. 10mb (default: $HERD_BODY_LIMIT or 50mb)
-  --no-admin        skip the admin routes (pull, push, create, copy, delete, /herd/nodes, /herd/keys, /herd/usage)
+  --no-admin        skip the admin routes (pull, push, create, copy, delete, /herd/nodes, /herd/keys, /herd/usage,
+                    and the node registrations /api/agents and /api/health)
   --admin-key KEY   Herd's HERD_ADMIN_KEY, sent to admin routes (default: $HERD_ADMIN_KEY; unset is fine on loopback)
   --auth off|keys   Herd's HERD_AUTH (default: $HERD_AUTH or off); with keys the run makes a key for inference
   --kinds a,b       only these case kinds (${CASE_KINDS.join(', ')})

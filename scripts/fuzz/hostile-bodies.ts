@@ -1,4 +1,5 @@
 import { fnv1a, mulberry32 } from '../../bench/lib/prng';
+import { agentIdFor } from '../../src/api/seed/agent-id';
 
 /**
  * A pure, seeded generator of hostile requests for every body-taking route of Herd (issue #10), the API key and
@@ -72,7 +73,23 @@ export type RouteFamily =
   | 'key-list'
   | 'key-get'
   | 'key-revoke'
-  | 'usage';
+  | 'usage'
+  | 'job-submit'
+  | 'job-get'
+  | 'job-cancel'
+  | 'batch-create'
+  | 'batch-list'
+  | 'batch-get'
+  | 'batch-cancel'
+  | 'file-upload'
+  | 'seed-chat'
+  | 'seed-chat-stream'
+  | 'seed-job'
+  | 'agent-register'
+  | 'agent-health'
+  | 'seed-node'
+  | 'seed-models'
+  | 'seed-healthz';
 
 export interface FuzzRoute {
   method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
@@ -83,18 +100,27 @@ export interface FuzzRoute {
   admin: boolean;
   /** Goes through Herd's priority queue (an inference route: reads X-Herd-Tenant and the API key). */
   queued: boolean;
+  /**
+   * Identifies its caller as an inference route does (the API key; X-Herd-Tenant with keys off): every queued route,
+   * and the async job and Batch API routes. Bad tenants and made-up keys must be refused here.
+   */
+  caller: boolean;
+  /** Reads X-Herd-Priority (every queued route but POST /herd/jobs, whose priority is in its body only). */
+  priorityHeader: boolean;
   /** Takes a JSON body; a route without one gets only the kinds in BODYLESS_KINDS. */
   body: boolean;
   /** How often the route is picked, relative to the others. */
   weight: number;
 }
 
-const route = (method: FuzzRoute['method'], path: string, family: RouteFamily, admin: boolean, queued: boolean, extra: Partial<Pick<FuzzRoute, 'body' | 'weight'>> = {}): FuzzRoute => ({
+const route = (method: FuzzRoute['method'], path: string, family: RouteFamily, admin: boolean, queued: boolean, extra: Partial<Pick<FuzzRoute, 'body' | 'weight' | 'caller' | 'priorityHeader'>> = {}): FuzzRoute => ({
   method,
   path,
   family,
   admin,
   queued,
+  caller: extra.caller ?? queued,
+  priorityHeader: extra.priorityHeader ?? queued,
   body: extra.body ?? true,
   weight: extra.weight ?? (admin ? 1 : 3),
 });
@@ -123,7 +149,39 @@ export const FUZZ_ROUTES: readonly FuzzRoute[] = [
   route('GET', '/herd/keys/:id', 'key-get', true, false, { body: false }),
   route('DELETE', '/herd/keys/:id', 'key-revoke', true, false, { body: false }),
   route('GET', '/herd/usage', 'usage', true, false, { body: false, weight: 2 }),
+  // Async jobs (/herd/jobs): a job is an inference body run later, at the priority in its own body.
+  route('POST', '/herd/jobs', 'job-submit', false, true, { priorityHeader: false, weight: 2 }),
+  route('GET', '/herd/jobs/:id', 'job-get', false, false, { caller: true, body: false, weight: 0.75 }),
+  route('DELETE', '/herd/jobs/:id', 'job-cancel', false, false, { caller: true, body: false, weight: 0.75 }),
+  // OpenAI's Batch API: the run never uploads a file Herd accepts, so every batch asked for names an unknown file.
+  route('POST', '/v1/batches', 'batch-create', false, false, { caller: true, weight: 1.5 }),
+  route('GET', '/v1/batches', 'batch-list', false, false, { caller: true, body: false, weight: 0.5 }),
+  route('GET', '/v1/batches/:id', 'batch-get', false, false, { caller: true, body: false, weight: 0.5 }),
+  route('POST', '/v1/batches/:id/cancel', 'batch-cancel', false, false, { caller: true, body: false, weight: 0.5 }),
+  route('POST', '/v1/files', 'file-upload', false, false, { caller: true, weight: 1.5 }),
+  // The routes of the balancers Herd replaces (src/api/seed): inference adapters, node registration, fleet views.
+  route('POST', '/chat', 'seed-chat', false, true, { weight: 2 }),
+  route('POST', '/chat/stream', 'seed-chat-stream', false, true, { weight: 1.5 }),
+  route('POST', '/jobs', 'seed-job', false, true, { weight: 2 }),
+  route('POST', '/api/agents', 'agent-register', true, false),
+  route('POST', '/api/health', 'agent-health', true, false),
+  route('GET', '/nodes/:id', 'seed-node', false, false, { body: false, weight: 0.75 }),
+  route('GET', '/models', 'seed-models', false, false, { body: false, weight: 0.25 }),
+  route('GET', '/healthz', 'seed-healthz', false, false, { body: false, weight: 0.25 }),
 ];
+
+/** Families guarded by the node key (HERD_NODE_KEY, X-Herd-Node-Key), never the admin key. */
+export const NODE_KEY_FAMILIES: ReadonlySet<RouteFamily> = new Set<RouteFamily>(['heartbeat', 'agent-register', 'agent-health']);
+
+/**
+ * Families where every request the generator makes must be refused (4xx): ids no Herd made (jobs, batches), batches
+ * of files that do not exist, and uploads that are not a well-formed form with purpose "batch" and a file.
+ */
+const ALWAYS_REFUSED: ReadonlySet<RouteFamily> = new Set<RouteFamily>(['job-get', 'job-cancel', 'batch-create', 'batch-get', 'batch-cancel', 'file-upload']);
+
+/** The inference routes a job may name (POST /herd/jobs `route`), with their families for the job's body. */
+const JOB_INNER_ROUTES: readonly FuzzRoute[] = FUZZ_ROUTES.filter((r) => ['/ollama/generate', '/api/generate', '/api/chat', '/api/embed', '/api/embeddings', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'].includes(r.path));
+const BATCH_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
 
 export const CASE_KINDS = [
   'valid',
@@ -149,7 +207,7 @@ const BODYLESS_KINDS: ReadonlySet<CaseKind> = new Set<CaseKind>(['valid', 'auth-
 
 /** Whether a kind of case can be made for a route. */
 export function kindApplies(kind: CaseKind, r: FuzzRoute): boolean {
-  if (kind === 'tenant-header') return r.queued;
+  if (kind === 'tenant-header') return r.caller;
   return r.body || BODYLESS_KINDS.has(kind);
 }
 
@@ -212,6 +270,12 @@ export interface FuzzCase {
    * on, a plainly bad key setting or usage query); on an inference route no node may see the body.
    */
   mustReject: boolean;
+  /**
+   * Herd must answer 4xx whatever the kind, because of the route: ids nobody made (jobs, batches), batches of files
+   * that do not exist, uploads the generator never makes acceptable. Unlike `mustReject`, it does not depend on
+   * HERD_AUTH and puts no canary in the body (nothing it refuses is inference).
+   */
+  alwaysRefused: boolean;
 }
 
 // ---- JSON text ------------------------------------------------------------------------------------------
@@ -331,6 +395,22 @@ const FIELD_TYPES: Record<string, readonly JsonType[]> = {
   rpm: ['integer'],
   tpm: ['integer'],
   expiresAt: ['string'],
+  route: ['string'],
+  body: ['object'],
+  input_file_id: ['string'],
+  endpoint: ['string'],
+  completion_window: ['string'],
+  metadata: ['object'],
+  purpose: ['string'],
+  file: ['string'],
+  machine_name: ['string'],
+  ip_address: ['string'],
+  ollama_version: ['string'],
+  ollama_port: ['integer'],
+  agent_id: ['string'],
+  cpu_usage: ['number', 'integer'],
+  memory_usage: ['number', 'integer'],
+  active_requests: ['integer'],
 };
 
 /** Fields that exist on every route family's requests; wrong types are tried on all of them everywhere. */
@@ -360,6 +440,22 @@ const FAMILY_FIELDS: Record<RouteFamily, readonly string[]> = {
   'key-get': [],
   'key-revoke': [],
   usage: [],
+  'job-submit': ['route', 'body', 'priority'],
+  'job-get': [],
+  'job-cancel': [],
+  'batch-create': ['input_file_id', 'endpoint', 'completion_window', 'metadata'],
+  'batch-list': [],
+  'batch-get': [],
+  'batch-cancel': [],
+  'file-upload': ['purpose', 'file'],
+  'seed-chat': ['model', 'prompt', 'messages', 'options', 'stream', 'priority', 'format', 'keep_alive', 'think'],
+  'seed-chat-stream': ['model', 'prompt', 'messages', 'options', 'stream', 'priority', 'format', 'keep_alive', 'think'],
+  'seed-job': ['model', 'prompt', 'system', 'options', 'stream', 'priority', 'format', 'keep_alive', 'raw', 'context'],
+  'agent-register': ['machine_name', 'ip_address', 'ollama_version', 'ollama_port'],
+  'agent-health': ['agent_id', 'cpu_usage', 'memory_usage', 'active_requests'],
+  'seed-node': [],
+  'seed-models': [],
+  'seed-healthz': [],
 };
 
 /** Numeric spots per family (dotted: inside options). */
@@ -387,6 +483,22 @@ const NUMERIC_SPOTS: Record<RouteFamily, readonly string[]> = {
   'key-get': [],
   'key-revoke': [],
   usage: [],
+  'job-submit': ['priority', 'priority', 'route', 'body'],
+  'job-get': [],
+  'job-cancel': [],
+  'batch-create': ['completion_window', 'metadata', 'input_file_id', 'endpoint'],
+  'batch-list': [],
+  'batch-get': [],
+  'batch-cancel': [],
+  'file-upload': ['purpose', 'file'],
+  'seed-chat': ['options.num_predict', 'options.num_ctx', 'options.temperature', 'keep_alive'],
+  'seed-chat-stream': ['options.num_predict', 'options.num_ctx', 'options.temperature', 'keep_alive'],
+  'seed-job': ['options.num_predict', 'options.num_ctx', 'options.seed', 'keep_alive', 'context'],
+  'agent-register': ['ollama_port', 'ollama_port', 'ollama_version'],
+  'agent-health': ['cpu_usage', 'memory_usage', 'active_requests'],
+  'seed-node': [],
+  'seed-models': [],
+  'seed-healthz': [],
 };
 
 /** Number literals at and beyond the edges (as JSON text: some cannot come out of JSON.stringify). */
@@ -457,6 +569,9 @@ function textField(family: RouteFamily): 'prompt' | 'messages' | 'input' | undef
     case 'generate':
     case 'embeddings':
     case 'openai-completion':
+    case 'seed-chat':
+    case 'seed-chat-stream':
+    case 'seed-job':
       return 'prompt';
     case 'chat':
     case 'openai-chat':
@@ -479,6 +594,19 @@ function textField(family: RouteFamily): 'prompt' | 'messages' | 'input' | undef
     case 'key-get':
     case 'key-revoke':
     case 'usage':
+    case 'job-submit':
+    case 'job-get':
+    case 'job-cancel':
+    case 'batch-create':
+    case 'batch-list':
+    case 'batch-get':
+    case 'batch-cancel':
+    case 'file-upload':
+    case 'agent-register':
+    case 'agent-health':
+    case 'seed-node':
+    case 'seed-models':
+    case 'seed-healthz':
       return undefined;
   }
 }
@@ -562,14 +690,67 @@ function validFields(rng: Rng, family: RouteFamily, ctx: FuzzContext, text = pic
     case 'key-patch':
       fields.push(...keySettings(rng, true));
       break;
+    case 'job-submit': {
+      // A job is a route and that route's body: a valid body of one of the inference routes.
+      const inner = pick(rng, JOB_INNER_ROUTES);
+      fields.push(['route', inner.path], ['body', new Entries(validFields(rng, inner.family, ctx, text))]);
+      break;
+    }
+    case 'batch-create':
+      fields.push(['input_file_id', `file-${hex(rng, 24)}`], ['endpoint', pick(rng, BATCH_ENDPOINTS)], ['completion_window', pick(rng, ['24h', '24h', '1h', '30s', '10m'])]);
+      maybe(0.3, 'metadata', { purpose: 'herd fuzz', run: String(n) });
+      break;
+    case 'file-upload':
+      fields.push(['purpose', 'batch'], ['file', JSONL_LINE]);
+      break;
+    case 'seed-chat':
+    case 'seed-chat-stream': {
+      fields.push(['model', model]);
+      const shape = weighted(rng, { prompt: 4, messages: 2, both: 1 });
+      if (shape !== 'prompt') fields.push(['messages', shape === 'both' ? [{ role: 'system', content: 'Be brief.' }] : [{ role: 'user', content: text }]]);
+      if (shape !== 'messages') fields.push(['prompt', text]);
+      fields.push(['options', { num_predict: tokens }]);
+      maybe(0.1, 'keep_alive', pick(rng, ['5m', 60]));
+      break;
+    }
+    case 'seed-job':
+      fields.push(['model', model], ['prompt', text], ['options', { num_predict: tokens }]);
+      maybe(0.5, 'stream', chance(rng, 0.5));
+      maybe(0.2, 'system', 'Be brief.');
+      break;
+    case 'agent-register':
+      // A node on a closed loopback port, named fuzz-: never a node of the fleet (those an operator added are a 409).
+      fields.push(['machine_name', `fuzz-agent-${n}`], ['ip_address', pick(rng, ['127.0.0.1', '127.0.0.1', '::1'])]);
+      maybe(0.6, 'ollama_version', pick(rng, ['0.6.4', '0.12.0', '']));
+      fields.push(['ollama_port', 1]);
+      break;
+    case 'agent-health':
+      fields.push(['agent_id', chance(rng, 0.8) ? agentIdFor(`fuzz-agent-${n}`) : agentIdFor(`fuzz-agent-${n}`).toUpperCase()]);
+      maybe(0.6, 'cpu_usage', pick(rng, [0, 12.5, 100]));
+      maybe(0.6, 'memory_usage', pick(rng, [0, 47.25, 100]));
+      maybe(0.5, 'active_requests', int(rng, 0, 8));
+      break;
     case 'key-list':
     case 'key-get':
     case 'key-revoke':
     case 'usage':
+    case 'job-get':
+    case 'job-cancel':
+    case 'batch-list':
+    case 'batch-get':
+    case 'batch-cancel':
+    case 'seed-node':
+    case 'seed-models':
+    case 'seed-healthz':
       break;
   }
   return fields;
 }
+
+const hex = (rng: Rng, n: number): string => Array.from({ length: n }, () => '0123456789abcdef'[int(rng, 0, 15)]).join('');
+
+/** One line of a batch input file (for a model no fleet has: nothing would run even if a form were accepted). */
+const JSONL_LINE = '{"custom_id":"fuzz-1","method":"POST","url":"/v1/chat/completions","body":{"model":"fuzz-missing","messages":[{"role":"user","content":"hi"}],"max_tokens":4}}\n';
 
 const VALID_KEY_TENANTS = ['fuzz-team-0', 'fuzz-team-1', 'fuzz-team-2', 'fuzz.b@c:d', `fuzz-${'a'.repeat(59)}`];
 const VALID_KEY_MODELS: readonly string[][] = [['fuzz-*'], ['fuzz-?', 'fuzz-model:latest'], ['llama3*', 'nomic-embed-text'], ['*'], Array.from({ length: 100 }, (_, i) => `fuzz-${i}*`)];
@@ -626,6 +807,12 @@ function setSpot(fields: Fields, spot: string, value: unknown): Fields {
 /** Adds the canary to the family's text field (and as an extra field, which Herd forwards too). */
 function withCanary(fields: Fields, family: RouteFamily): Fields {
   let out = fields;
+  if (family === 'job-submit') {
+    // Into the job's body too: a job Herd wrongly took would carry it to a node later.
+    const inner = JOB_INNER_ROUTES.find((r) => r.path === getField(out, 'route'));
+    const body = getField(out, 'body');
+    if (inner && body instanceof Entries) out = setField(out, 'body', new Entries(withCanary([...body.entries] as Fields, inner.family)));
+  }
   switch (textField(family)) {
     case 'prompt':
       out = setField(out, 'prompt', `${MUST_REJECT_CANARY} ${textOf(getField(out, 'prompt'), '')}`);
@@ -728,7 +915,12 @@ const VALID_USAGE_QUERIES = ['', 'from=2026-12-01&to=2026-12-31', 'from=2026-01-
 
 function validCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   let fields = validFields(rng, r.family, ctx);
+  if (r.family === 'file-upload') return multipartCase(rng);
   if (!r.body) {
+    if (r.family === 'batch-list') {
+      const query = pick(rng, VALID_LIST_QUERIES);
+      return { noBody: true, query: query || undefined, headers: {}, detail: `valid ?${query}` };
+    }
     if (r.family !== 'usage') return { noBody: true, headers: {}, detail: 'valid' };
     const query = pick(rng, VALID_USAGE_QUERIES);
     const csv = chance(rng, 0.3);
@@ -736,7 +928,7 @@ function validCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   }
   const headers = JSON_HEADERS();
   let detail = 'valid';
-  if (r.queued && chance(rng, 0.2)) {
+  if (r.caller && chance(rng, 0.2)) {
     const tenant = pick(rng, VALID_TENANTS);
     headers['x-herd-tenant'] = tenant;
     detail += ` X-Herd-Tenant=${tenant}`;
@@ -752,8 +944,12 @@ function validCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
       detail += ` X-Herd-Priority=${p}`;
     }
   }
-  return { fields, headers, detail, valid: !r.admin };
+  // A batch of a file that does not exist is never served.
+  return { fields, headers, detail, valid: !r.admin && r.family !== 'batch-create' };
 }
+
+/** Well-formed list queries of GET /v1/batches (`after` need not name a batch; a bad `limit` means 20). */
+const VALID_LIST_QUERIES = ['', 'limit=1', 'limit=100', 'limit=20&after=batch_000000000000000000000000', 'after=batch_ffffffffffffffffffffffff', 'limit=0', 'limit=101', 'limit=-1', 'limit=abc', 'after='];
 
 function nestedWrongType(rng: Rng, r: FuzzRoute, fields: Fields): { fields: Fields; detail: string } | undefined {
   const wrongEl = (): unknown => pick(rng, [null, 5, 'fuzz-x', [], true, {}]);
@@ -876,7 +1072,7 @@ function badPriorityCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
       break;
   }
   const parsed: unknown = JSON.parse(effective);
-  const mustReject = keyBody ? keySettingMustReject('priorityFloor', parsed) : !r.admin && r.family !== 'show' && bodyPriorityMustReject(parsed);
+  const mustReject = keyBody ? keySettingMustReject('priorityFloor', parsed) : r.queued && bodyPriorityMustReject(parsed);
   if (mustReject && !keyBody) fields = withCanary(fields, r.family);
   return { fields, headers, detail: `${field}=${lit.length > 20 ? `${lit.slice(0, 12)}…` : lit} (${variant})`, mustReject };
 }
@@ -887,7 +1083,7 @@ function badPriorityHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft 
   const headers = JSON_HEADERS();
   headers['x-herd-priority'] = value;
   let detail = `X-Herd-Priority=${Array.isArray(value) ? `[${value.join('|')}]` : value.length > 20 ? `${value.slice(0, 8)}…(${value.length})` : JSON.stringify(value)}`;
-  let mustReject = plainlyBad && !r.admin && r.family !== 'show';
+  let mustReject = plainlyBad && r.priorityHeader;
   if (chance(rng, 0.15)) {
     // A valid body priority wins over any header.
     fields = setField(fields, 'priority', int(rng, 1, 10));
@@ -919,6 +1115,7 @@ function prototypeKeyCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   if (fam.includes('labels')) places.push('labels', 'name-value');
   if (fam.includes('files')) places.push('files');
   if (fam.includes('models')) places.push('models[0]', 'tenant-value');
+  if (fam.includes('metadata')) places.push('metadata', 'metadata');
   if (r.family === 'node-patch' || r.family === 'key-patch') places.push('top-first');
   const place = pick(rng, places);
   const entry = (base: Fields): Entries => new Entries([...base, [key, value]]);
@@ -965,6 +1162,9 @@ function prototypeKeyCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
       break;
     case 'models[0]':
       fields = setField(fields, 'models', [entry([['pattern', 'fuzz-*']])]);
+      break;
+    case 'metadata':
+      fields = setField(fields, 'metadata', entry([['run', 'fuzz']]));
       break;
     case 'tenant-value':
       // The prototype name as a value: a tenant (create) or a model pattern (patch).
@@ -1099,7 +1299,9 @@ function oddStringCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   const target = weighted(rng, { value: 5, key: 3, bytes: 2 });
   const fieldKeys = fields.map(([k]) => keyName(k));
   if (target === 'value') {
-    const textish = fieldKeys.filter((k) => ['model', 'prompt', 'system', 'input', 'name', 'source', 'destination', 'from', 'url', 'messages', 'tenant', 'expiresAt', 'models'].includes(k));
+    const textish = fieldKeys.filter((k) =>
+      ['model', 'prompt', 'system', 'input', 'name', 'source', 'destination', 'from', 'url', 'messages', 'tenant', 'expiresAt', 'models', 'route', 'input_file_id', 'endpoint', 'completion_window', 'purpose', 'machine_name', 'ip_address', 'ollama_version', 'agent_id'].includes(k),
+    );
     const field = textish.length ? pick(rng, textish) : 'model';
     if (field === 'messages') {
       const inRole = chance(rng, 0.3);
@@ -1156,7 +1358,7 @@ function deepNestingCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
       break;
   }
   const fam = FAMILY_FIELDS[r.family];
-  const places = ['whole-body', 'x_deep', ...fam.filter((f) => ['options', 'prompt', 'messages', 'format', 'input', 'tools', 'model', 'labels', 'images', 'context', 'models', 'tenant'].includes(f))];
+  const places = ['whole-body', 'x_deep', ...fam.filter((f) => ['options', 'prompt', 'messages', 'format', 'input', 'tools', 'model', 'labels', 'images', 'context', 'models', 'tenant', 'body', 'metadata'].includes(f))];
   const place = pick(rng, places);
   const detail = `${shape} depth ${depth} @${place}`;
   if (place === 'whole-body') return { body: text, headers: JSON_HEADERS(), detail };
@@ -1358,10 +1560,11 @@ const TENANT_HEADERS: ReadonlyArray<readonly [string | string[], boolean]> = [
 function tenantHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   let fields = validFields(rng, r.family, ctx);
   const [value, plainlyBad] = pick(rng, TENANT_HEADERS);
-  const headers = JSON_HEADERS();
-  headers['x-herd-tenant'] = value;
   // With keys on, X-Herd-Tenant is ignored: the request is the runner's, with its key.
   const mustReject = plainlyBad && ctx.auth !== 'keys';
+  if (!r.body) return { noBody: true, headers: { 'x-herd-tenant': value }, detail: `X-Herd-Tenant=${showHeader(value)}`, mustReject };
+  const headers = JSON_HEADERS();
+  headers['x-herd-tenant'] = value;
   if (mustReject) fields = withCanary(fields, r.family);
   return { fields, headers, detail: `X-Herd-Tenant=${showHeader(value)}`, mustReject };
 }
@@ -1439,7 +1642,7 @@ function authHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   const headers = { ...base.headers };
   const names: Record<string, number> = { authorization: 6, 'x-api-key': 2, both: 2 };
   if (r.admin) names['x-herd-admin-key'] = 2;
-  if (r.family === 'heartbeat') names['x-herd-node-key'] = 3;
+  if (NODE_KEY_FAMILIES.has(r.family)) names['x-herd-node-key'] = 3;
   const which = weighted(rng, names);
   if (which === 'both') {
     headers.authorization = pick(rng, AUTH_VALUES);
@@ -1449,7 +1652,7 @@ function authHeaderCase(rng: Rng, r: FuzzRoute, ctx: FuzzContext): Draft {
   }
   const credentials = ['authorization', 'x-api-key'].flatMap((h) => (headers[h] === undefined ? [] : [headers[h]]));
   // With keys on, a request whose credentials are all made up must be refused; one naming a real key may not be.
-  const mustReject = ctx.auth === 'keys' && r.queued && credentials.length > 0 && !credentials.some(usesRunnerKey);
+  const mustReject = ctx.auth === 'keys' && r.caller && credentials.length > 0 && !credentials.some(usesRunnerKey);
   let fields = base.fields;
   if (mustReject && fields) fields = withCanary(fields, r.family);
   const shown = Object.entries(headers)
@@ -1591,14 +1794,131 @@ function pickRoute(rng: Rng, routes: readonly FuzzRoute[]): FuzzRoute {
   return routes[routes.length - 1];
 }
 
-/** The path of a case: `:name` (nodes) and `:id` (keys) filled in. */
+/** Ids of jobs and batches: well-formed ones nobody made (random), and ids no Herd could make. */
+function unknownId(rng: Rng, prefix: 'job_' | 'batch_'): string {
+  if (chance(rng, 0.4)) return `${prefix}${hex(rng, 24)}`;
+  return pick(rng, [
+    `${prefix}${'0'.repeat(24)}`,
+    `${prefix}${'f'.repeat(24)}`,
+    `${prefix.toUpperCase()}${'a'.repeat(24)}`,
+    `${prefix}${'A'.repeat(24)}`,
+    `${prefix}${'0'.repeat(23)}`,
+    `${prefix}${'0'.repeat(25)}`,
+    `${prefix}${'g'.repeat(24)}`,
+    prefix,
+    `${prefix === 'job_' ? 'batch_' : 'job_'}${'0'.repeat(24)}`,
+    `file-${'0'.repeat(24)}`,
+    `${prefix}${'0'.repeat(24)}%00`,
+    `${prefix}${'0'.repeat(24)}%0a`,
+    `${prefix}%2e%2e`,
+    ...KEY_IDS.filter((id) => !id.startsWith('key_') && !id.startsWith('KEY_')),
+  ]);
+}
+/** Node ids of GET /nodes/:id: nodes the run may have made, and names no node has. */
+const NODE_IDS = ['fuzz-hb-0', 'fuzz-agent-0', 'fuzz-agent-1', 'fuzz-node-0', ...PATCH_NAMES, 'length', 'size', '__defineGetter__', 'valueOf', '%2e%2e%2fhealthz'];
+
+/** The path of a case: `:name` (nodes) and `:id` (keys, jobs, batches, nodes) filled in. */
 function fillPath(rng: Rng, r: FuzzRoute): string {
   if (r.path.includes(':name')) return r.path.replace(':name', pick(rng, PATCH_NAMES));
   if (!r.path.includes(':id')) return r.path;
+  if (r.family === 'job-get' || r.family === 'job-cancel') return r.path.replace(':id', unknownId(rng, 'job_'));
+  if (r.family === 'batch-get' || r.family === 'batch-cancel') return r.path.replace(':id', unknownId(rng, 'batch_'));
+  if (r.family === 'seed-node') return r.path.replace(':id', pick(rng, NODE_IDS));
   // PATCH and GET go to the runner's own key half the time; DELETE never does (it stays to be patched).
   const own = r.family !== 'key-revoke' && chance(rng, 0.5);
   return r.path.replace(':id', own ? KEY_ID_PLACEHOLDER : pick(rng, KEY_IDS));
 }
+
+// ---- async jobs and uploads ------------------------------------------------------------------------------
+
+/** Kinds that change only a body: for POST /herd/jobs they go, most of the time, into the job's own body. */
+const JOB_BODY_KINDS: ReadonlySet<CaseKind> = new Set<CaseKind>(['wrong-type', 'extreme-number', 'bad-priority', 'prototype-key', 'odd-string', 'deep-nesting', 'bulk']);
+
+/** A case of one inference route, its body wrapped as a job `{route, body}` (must-reject as that route's case). */
+function jobBodyCase(rng: Rng, kind: CaseKind, ctx: FuzzContext): Draft {
+  const inner = pick(rng, JOB_INNER_ROUTES);
+  const d = BUILDERS[kind](rng, inner, ctx);
+  const detail = `body of ${inner.path}: ${d.detail}`;
+  const headers = JSON_HEADERS();
+  if (d.fields) return { fields: [['route', inner.path], ['body', new Entries(d.fields)]], headers, detail, mustReject: d.mustReject };
+  if (typeof d.body === 'string') return { fields: [['route', inner.path], ['body', raw(d.body)]], headers, detail, mustReject: d.mustReject };
+  const head = Buffer.from(`{"route":${JSON.stringify(inner.path)},"body":`, 'utf8');
+  const bytes = d.body === undefined ? Buffer.from('null') : Buffer.from(d.body);
+  return { body: Buffer.concat([head, bytes, Buffer.from('}')]), headers, detail, mustReject: d.mustReject };
+}
+
+const FORM_BOUNDARY = 'herd-fuzz-form-7Qx';
+const formType = (boundary = FORM_BOUNDARY): string => `multipart/form-data; boundary=${boundary}`;
+const disposition = (name: string, filename?: string): string => `Content-Disposition: form-data; name="${name}"${filename === undefined ? '' : `; filename="${filename}"`}`;
+type FormPart = readonly [head: string, data: string | Buffer];
+const purposePart = (purpose: string): FormPart => [disposition('purpose'), purpose];
+const filePart = (data: string | Buffer = JSONL_LINE, filename = 'fuzz.jsonl'): FormPart => [`${disposition('file', filename)}\r\nContent-Type: application/jsonl`, data];
+
+/** A multipart/form-data body: each part's head and data, then `end` (the closing delimiter unless told). */
+function formBody(parts: readonly FormPart[], end = `--${FORM_BOUNDARY}--\r\n`, boundary = FORM_BOUNDARY): Buffer {
+  const out: Buffer[] = [];
+  for (const [head, data] of parts) out.push(Buffer.from(`--${boundary}\r\n${head}\r\n\r\n`, 'utf8'), typeof data === 'string' ? Buffer.from(data, 'utf8') : data, Buffer.from('\r\n'));
+  out.push(Buffer.from(end, 'utf8'));
+  return Buffer.concat(out);
+}
+
+/** `purpose` values that are not "batch", however close. */
+const BAD_PURPOSES = ['fine-tune', 'Batch', 'BATCH', 'batch ', ' batch', 'batch\r\n', '', 'assistants', 'batch\u0000', '__proto__', 'constructor', 'batch,batch', '"batch"', 'user_data', 'b\u0430tch', '🦙'];
+const ODD_FILENAMES = ['../../etc/passwd', '..', '', '\u0000', 'a\\"b.jsonl', 'x'.repeat(300), '🦙.jsonl', '%00.jsonl', 'fuzz\r\nX-Injected: 1'];
+
+/**
+ * An upload to POST /v1/files that Herd must refuse: never a well-formed form with purpose "batch" and a "file" part
+ * (so the run stores no file). Each variant is refused for a reason of its own: a purpose other than "batch", a
+ * missing part, or a form the parser cannot read (cut short, no closing delimiter, wrong or missing boundary, bare
+ * LF, a part without a name, too many parts, over-long part headers), or a file that is not UTF-8.
+ */
+function multipartCase(rng: Rng): Draft {
+  const badPurpose = (): FormPart => purposePart(pick(rng, BAD_PURPOSES));
+  const whole = (): Buffer => formBody([purposePart('batch'), filePart()]);
+  const variants: Array<[string, () => [string | string[], string | Buffer]]> = [
+    ['purpose not "batch"', () => [formType(), formBody([badPurpose(), filePart()])]],
+    ['no purpose', () => [formType(), formBody([filePart()])]],
+    ['no file', () => [formType(), formBody([purposePart('batch')])]],
+    ['file under another name', () => [formType(), formBody([purposePart('batch'), [disposition(pick(rng, ['files', 'File', 'file[]', 'upload', '', '__proto__', 'constructor']), 'fuzz.jsonl'), JSONL_LINE]])]],
+    ['purpose twice, the first not "batch"', () => [formType(), formBody([badPurpose(), purposePart('batch'), filePart()])]],
+    ['file not UTF-8', () => [formType(), formBody([purposePart('batch'), filePart(Buffer.from(pick(rng, [[0xff, 0xfe, 0x7b], [0xed, 0xa0, 0x80], [0xc0, 0xaf], [0x7b, 0x80, 0x7d]])))])]],
+    ['no closing delimiter', () => [formType(), formBody([purposePart('batch'), filePart()], '')]],
+    [
+      'cut short',
+      () => {
+        // Cut anywhere before the closing `--`: the parser never reaches the end of the form.
+        const full = whole();
+        return [formType(), full.subarray(0, int(rng, 0, full.length - 4))];
+      },
+    ],
+    ['boundary not in the body', () => [formType('another-boundary-Zz9'), whole()]],
+    ['no boundary parameter', () => [pick(rng, ['multipart/form-data', 'multipart/form-data;', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=""', 'multipart/form-data; charset=utf-8']), whole()]],
+    ['boundary over 70 characters', () => [formType('b'.repeat(71)), formBody([purposePart('batch'), filePart()], `--${'b'.repeat(71)}--\r\n`, 'b'.repeat(71))]],
+    ['bare LF line endings', () => [formType(), Buffer.from(whole().toString('utf8').replace(/\r\n/g, '\n'), 'utf8')]],
+    ['part without a name', () => [formType(), formBody([['Content-Disposition: form-data', 'batch'], purposePart('batch'), filePart()])]],
+    ['part without Content-Disposition', () => [formType(), formBody([['Content-Type: text/plain', 'batch'], filePart()])]],
+    ['attachment, not form-data', () => [formType(), formBody([['Content-Disposition: attachment; name="purpose"', 'batch'], filePart()])]],
+    ['more than 16 parts', () => [formType(), formBody([purposePart('batch'), filePart(), ...Array.from({ length: int(rng, 15, 200) }, (_, i): FormPart => [disposition(`x${i}`), String(i)])])]],
+    ['part headers over 8 KiB', () => [formType(), formBody([[`${disposition('purpose')}\r\nX-Fuzz: ${'h'.repeat(9000)}`, 'batch'], filePart()])]],
+    ['multipart/mixed', () => [`multipart/mixed; boundary=${FORM_BOUNDARY}`, whole()]],
+    ['prototype part names', () => [formType(), formBody([[disposition(pick(rng, ['__proto__', 'constructor', 'prototype', 'hasOwnProperty'])), 'batch'], badPurpose(), filePart()])]],
+    ['odd filename', () => [formType(), formBody([badPurpose(), filePart(JSONL_LINE, pick(rng, ODD_FILENAMES))])]],
+    ['quoted boundary', () => [`multipart/form-data; boundary="${FORM_BOUNDARY}"`, formBody([badPurpose(), filePart()])]],
+    ['upper-case type', () => [`MULTIPART/FORM-DATA; BOUNDARY=${FORM_BOUNDARY}`, formBody([badPurpose(), filePart()])]],
+    ['two content types', () => [[formType(), 'application/json'], formBody([badPurpose(), filePart()])]],
+    ['bytes only', () => [formType(), Buffer.from(Array.from({ length: int(rng, 1, 4096) }, () => int(rng, 0x80, 0xff)))]],
+    ['empty body', () => [formType(), '']],
+    ['closing delimiter only', () => [formType(), `--${FORM_BOUNDARY}--\r\n`]],
+    ['preamble and epilogue', () => [formType(), Buffer.concat([Buffer.from('preamble \r\n'), formBody([badPurpose(), filePart()]), Buffer.from('epilogue --')])]],
+  ];
+  const [name, make] = pick(rng, variants);
+  const [type, body] = make();
+  const chunked = chance(rng, 0.15);
+  return { body, headers: { 'content-type': type }, detail: `multipart: ${name}${chunked ? ' (chunked)' : ''}`, chunked };
+}
+
+/** Kinds that, for POST /v1/files, usually send a form (the others send JSON or other types: refused as well). */
+const FORM_KINDS: ReadonlySet<CaseKind> = new Set<CaseKind>(['odd-string', 'malformed-json', 'bulk', 'deep-nesting', 'wrong-type', 'prototype-key', 'extreme-number']);
 
 /** Case `index` of the run with `seed`: always the same case for the same seed, index and context. */
 export function generateCase(seed: number, index: number, ctx: FuzzContext): FuzzCase {
@@ -1609,7 +1929,10 @@ export function generateCase(seed: number, index: number, ctx: FuzzContext): Fuz
   const r = pickRoute(rng, candidates);
   const kinds = allowed.filter((k) => kindApplies(k, r));
   const kind = weighted(rng, Object.fromEntries(kinds.map((k) => [k, KIND_WEIGHTS[k]])) as Partial<Record<CaseKind, number>>);
-  const draft = BUILDERS[kind](rng, r, ctx);
+  let draft: Draft;
+  if (r.family === 'job-submit' && JOB_BODY_KINDS.has(kind) && chance(rng, 0.6)) draft = jobBodyCase(rng, kind, ctx);
+  else if (r.family === 'file-upload' && FORM_KINDS.has(kind) && chance(rng, 0.6)) draft = multipartCase(rng);
+  else draft = BUILDERS[kind](rng, r, ctx);
   let body: string | Uint8Array | undefined;
   if (draft.body !== undefined) body = draft.body;
   else if (!draft.noBody) body = fieldsText(draft.fields ?? []);
@@ -1626,6 +1949,7 @@ export function generateCase(seed: number, index: number, ctx: FuzzContext): Fuz
     chunked: draft.chunked ?? false,
     valid: draft.valid ?? false,
     mustReject: draft.mustReject ?? false,
+    alwaysRefused: ALWAYS_REFUSED.has(r.family),
   };
 }
 

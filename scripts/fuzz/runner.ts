@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, request, validateHeaderName, validateHeaderValue, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
-import { bodyExcerpt, FUZZ_ROUTES, generateCase, isFuzzKeyTenant, KEY_ID_PLACEHOLDER, RUNNER_KEY_PLACEHOLDER, TARGET_KEY_PLACEHOLDER, type CaseKind, type FuzzCase, type FuzzContext, type FuzzRoute } from './hostile-bodies';
+import { bodyExcerpt, FUZZ_ROUTES, generateCase, isFuzzKeyTenant, KEY_ID_PLACEHOLDER, NODE_KEY_FAMILIES, RUNNER_KEY_PLACEHOLDER, TARGET_KEY_PLACEHOLDER, type CaseKind, type FuzzCase, type FuzzContext, type FuzzRoute } from './hostile-bodies';
 import { loopbackUrl } from './inspect';
 
 /**
@@ -56,9 +56,14 @@ export interface CaseResult {
   secrets?: string[];
   /** The whole answer (up to 1 MiB), kept for POST /herd/keys only: it holds the key made. */
   text?: string;
+  /**
+   * The shape of an error answer read whole as JSON: `openai` ({"error": {"message": ...}}), `ollama` ({"error": "..."})
+   * or `other`. Unset when the answer is not an error, not JSON, or longer than the part kept.
+   */
+  errorShape?: 'openai' | 'ollama' | 'other';
 }
 
-export type FailureReason = 'server-error' | 'accepted-invalid' | 'internal-stream-error' | 'key-echoed' | 'key-audit';
+export type FailureReason = 'server-error' | 'accepted-invalid' | 'error-shape' | 'internal-stream-error' | 'key-echoed' | 'key-audit';
 
 export interface FailureExample {
   seed: number;
@@ -154,10 +159,31 @@ export interface Prepared {
 export function failureOf(c: FuzzCase, r: CaseResult): FailureReason | undefined {
   if (typeof r.outcome === 'number') {
     if (r.outcome >= 500 && r.outcome !== 503 && r.outcome !== 504) return 'server-error';
-    if (c.mustReject && r.outcome < 400) return 'accepted-invalid';
+    if ((c.mustReject || c.alwaysRefused) && r.outcome < 400) return 'accepted-invalid';
+    if (r.errorShape && r.errorShape !== expectedErrorShape(c.path)) return 'error-shape';
   }
   if (r.streamError && /internal/i.test(r.streamError)) return 'internal-stream-error';
   return undefined;
+}
+
+/** Errors come in OpenAI's shape under /v1/, in Ollama's everywhere else (src/api/errors/herd-exception.filter.ts). */
+export function expectedErrorShape(path: string): 'openai' | 'ollama' {
+  return path.startsWith('/v1/') ? 'openai' : 'ollama';
+}
+
+/** The shape of an error answer's JSON body, if the text is all of it and JSON. */
+export function errorShapeOf(text: string): CaseResult['errorShape'] {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'other';
+  const e = (body as { error?: unknown }).error;
+  if (typeof e === 'string') return 'ollama';
+  if (e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return 'openai';
+  return 'other';
 }
 
 function errorMessage(text: string): string | undefined {
@@ -271,9 +297,11 @@ class AnswerSink {
       const v = headers[name];
       return typeof v === 'string' ? v : undefined;
     };
+    const json = /json/i.test(header('content-type') ?? '');
     return {
       outcome: status,
       error: status >= 400 ? errorMessage(headText) : undefined,
+      errorShape: status >= 400 && json && this.total <= HEAD_BYTES ? errorShapeOf(headText) : undefined,
       errorCode: header('x-herd-error-code'),
       node: header('x-herd-node'),
       streamError: status < 300 ? streamErrorOf(this.tail.toString('utf8')) : undefined,
@@ -547,8 +575,8 @@ export class FuzzKeys {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(c.headers)) headers[name] = Array.isArray(value) ? value.map(fill) : fill(value);
     const has = (name: string): boolean => Object.keys(headers).some((h) => h.toLowerCase() === name);
-    if (c.route.admin && c.route.family !== 'heartbeat' && this.adminKey && !has('authorization') && !has('x-herd-admin-key')) headers.authorization = `Bearer ${this.adminKey}`;
-    if (c.route.queued && this.authKey && !has('authorization') && !has('x-api-key')) headers.authorization = `Bearer ${this.authKey}`;
+    if (c.route.admin && !NODE_KEY_FAMILIES.has(c.route.family) && this.adminKey && !has('authorization') && !has('x-herd-admin-key')) headers.authorization = `Bearer ${this.adminKey}`;
+    if (c.route.caller && this.authKey && !has('authorization') && !has('x-api-key')) headers.authorization = `Bearer ${this.authKey}`;
     const path = this.targetId ? c.path.split(KEY_ID_PLACEHOLDER).join(this.targetId) : c.path;
     return { path, headers };
   }
@@ -890,7 +918,8 @@ export function formatTable(title: string, table: Map<string, Map<string, number
 
 const REASON_TEXT: Record<FailureReason, string> = {
   'server-error': '5xx (not 503/504)',
-  'accepted-invalid': 'accepted a body with an out-of-range priority',
+  'accepted-invalid': 'accepted a request Herd must refuse (out-of-range priority, bad tenant or key, unknown id, bad upload)',
+  'error-shape': 'an error not in the shape of its API (OpenAI\'s {"error": {"message"}} under /v1/, Ollama\'s {"error": "..."} elsewhere)',
   'internal-stream-error': 'internal error at the end of a stream',
   'key-echoed': 'an API key (or its hash) in an answer other than the 201 that made it',
   'key-audit': 'after the run, an API key of the run not revoked, or shown in a read view',
