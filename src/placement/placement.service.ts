@@ -125,7 +125,8 @@ export class PlacementService {
     if (waiting > 0) return undefined;
     const idleRanking = this.rank(ticket, candidates, new Map(), 0).map((r) => r.node);
     const inFlight = new Map([...loads].map(([node, load]) => [node, load.inFlight]));
-    const allowed = new Set(batchLaneNodes(idleRanking, inFlight, this.config.batchKeepFastest));
+    const slots = new Map(candidates.map((n) => [n.name, n.slots]));
+    const allowed = new Set(batchLaneNodes(idleRanking, inFlight, slots, this.config.batchKeepFastest));
     const best = this.rank(ticket, candidates, loads, 0).find((r) => allowed.has(r.node) && r.free);
     return best ? this.reserve(ticket, best, loads) : undefined;
   }

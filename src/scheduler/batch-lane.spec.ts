@@ -2,29 +2,44 @@ import { batchLaneCap, batchLaneNodes } from './batch-lane';
 
 describe('batchLaneNodes', () => {
   const idle = new Map<string, number>();
+  const slots = new Map([
+    ['fast', 2],
+    ['medium', 1],
+    ['slow', 1],
+  ]);
 
   it('keeps the fastest node free and offers the others, best first', () => {
-    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, 1)).toEqual(['medium', 'slow']);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, slots, 1)).toEqual(['medium', 'slow']);
   });
 
   it('keeps as many fastest nodes as asked', () => {
-    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, 2)).toEqual(['slow']);
-    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, 0)).toEqual(['fast', 'medium', 'slow']);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, slots, 2)).toEqual(['slow']);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], idle, slots, 0)).toEqual(['fast', 'medium', 'slow']);
   });
 
   it('offers only idle nodes: a node running anything is not shared with a batch line', () => {
-    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['medium', 1]]), 1)).toEqual(['slow']);
-    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['medium', 1], ['slow', 2]]), 1)).toEqual([]);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['medium', 1]]), slots, 1)).toEqual(['slow']);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['medium', 1], ['slow', 2]]), slots, 1)).toEqual([]);
   });
 
-  it('does not use a busy fast node as a reason to offer it: the kept nodes stay kept', () => {
-    expect(batchLaneNodes(['fast', 'medium'], new Map([['fast', 1]]), 1)).toEqual(['medium']);
+  it('offers the other nodes while a kept node still has a free slot', () => {
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['fast', 1]]), slots, 1)).toEqual(['medium', 'slow']);
+  });
+
+  it('offers nothing while every kept node is full: interactive work is spilling onto the others', () => {
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['fast', 2]]), slots, 1)).toEqual([]);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['fast', 2]]), slots, 2)).toEqual(['slow']);
+    expect(batchLaneNodes(['fast', 'medium', 'slow'], new Map([['fast', 2], ['medium', 1]]), slots, 2)).toEqual([]);
+  });
+
+  it('takes a node missing from the slot map for one slot', () => {
+    expect(batchLaneNodes(['a', 'b'], new Map([['a', 1]]), new Map(), 1)).toEqual([]);
   });
 
   it('leaves a model on fewer nodes than kept one node to run its batch on', () => {
-    expect(batchLaneNodes(['only'], idle, 1)).toEqual(['only']);
-    expect(batchLaneNodes(['a', 'b'], idle, 5)).toEqual(['b']);
-    expect(batchLaneNodes([], idle, 1)).toEqual([]);
+    expect(batchLaneNodes(['only'], idle, slots, 1)).toEqual(['only']);
+    expect(batchLaneNodes(['a', 'b'], idle, slots, 5)).toEqual(['b']);
+    expect(batchLaneNodes([], idle, slots, 1)).toEqual([]);
   });
 });
 
