@@ -15,10 +15,11 @@ import type { SimFleetConfig } from '../sim/types';
 
 /**
  * Fair share between tenants (issue #12): tenant A floods the heterogeneous simulated fleet with long requests,
- * tenant B sends short ones one after another; B's latency alone, behind A with FIFO, behind A with fair share.
+ * tenant B sends short ones one after another; B's latency alone, behind A with FIFO, behind A with fair share (with
+ * the fair reserve of ADR 006, the default, and without it).
  * Then both tenants stay backlogged and each one's share of the service is measured, weights 1:1 and 3:1.
  * Usage: npm run bench:fairness -- [--time-scale 0.08] [--replicas 2] [--a-count 60] [--a-tokens 512] [--b-count 10]
- *        [--b-tokens 100] [--share-window 8] [--share-seconds 400] [--parts latency,shares] [--write]
+ *        [--b-tokens 100] [--share-window 8] [--share-seconds 400] [--reserve-window-ms 30000] [--parts latency,shares] [--write]
  */
 
 interface Options {
@@ -35,6 +36,8 @@ interface Options {
   parts: string[];
   write: boolean;
   healthIntervalMs: number;
+  /** HERD_FAIR_RESERVE_WINDOW_MS in simulated ms (Herd is given it in real ms: times the time scale). */
+  reserveWindowMs: number;
 }
 
 function options(): Options {
@@ -50,9 +53,10 @@ function options(): Options {
     parts: (arg('parts') ?? 'latency,shares').split(','),
     write: process.argv.includes('--write'),
     healthIntervalMs: Number(arg('health-interval-ms') ?? SCHEDULE_DEFAULTS.healthIntervalMs),
+    reserveWindowMs: Number(arg('reserve-window-ms') ?? 30_000),
   };
-  const positive = ['timeScale', 'replicas', 'aCount', 'aTokens', 'bCount', 'bTokens', 'shareWindow', 'shareSeconds'] as const;
-  const bad = positive.filter((k) => !(o[k] > 0) || (k !== 'timeScale' && k !== 'shareSeconds' && !Number.isInteger(o[k])));
+  const positive = ['timeScale', 'replicas', 'aCount', 'aTokens', 'bCount', 'bTokens', 'shareWindow', 'shareSeconds', 'reserveWindowMs'] as const;
+  const bad = positive.filter((k) => !(o[k] > 0) || (k !== 'timeScale' && k !== 'shareSeconds' && k !== 'reserveWindowMs' && !Number.isInteger(o[k])));
   if (bad.length) throw new Error(`options must be positive numbers (integers for counts): ${bad.join(', ')}`);
   if (o.replicas > 8 || o.aCount > 1000 || o.bCount > 1000 || o.shareWindow > 100) throw new Error('at most 8 replicas, 1000 requests and a window of 100');
   return o;
@@ -65,6 +69,13 @@ const SHARE_MAX_REQUESTS = 2000;
 /** How long to wait for Herd to have admitted A's burst before B starts anyway (real ms). */
 const ADMIT_WAIT_MS = 2000;
 const WARM_UP_ROUNDS = 3;
+/** The latency runs; `fair` is the default configuration (HERD_FAIR_RESERVE on), the one the bars judge. */
+const LATENCY_ROWS = {
+  solo: 'B alone',
+  fifo: 'B behind A, fair share off (FIFO)',
+  fair: 'B behind A, fair share on (default: fair reserve on)',
+  noReserve: 'B behind A, fair share on, fair reserve off',
+} as const;
 
 interface Fleet {
   nodes: BenchNode[];
@@ -86,6 +97,11 @@ interface Herd {
   fleet: Fleet;
 }
 
+/** The fair reserve's window in real ms (at least the 1 s Herd accepts). */
+function reserveWindowRealMs(opts: Options): number {
+  return Math.max(1000, Math.round(opts.reserveWindowMs * opts.timeScale));
+}
+
 /** Real ms a run may take: its work at the fleet's full capacity, three times over, plus a minute (simulated). */
 function runBoundMs(fleet: Fleet, outputTokens: number, opts: Options): number {
   return Math.max(30_000, ((3 * outputTokens) / fleet.capacity + 60) * 1000 * opts.timeScale);
@@ -105,6 +121,8 @@ async function withHerd<T>(redisUrl: string, prefix: string, env: Record<string,
             HERD_STRATEGY: 'ect',
             HERD_HEALTH_INTERVAL_MS: String(opts.healthIntervalMs),
             HERD_QUEUE_TIMEOUT_MS: String(Math.round(boundMs * 2)),
+            // The window is a client's pause between requests: simulated time, like every other time here.
+            HERD_FAIR_RESERVE_WINDOW_MS: String(reserveWindowRealMs(opts)),
             LOG_LEVEL: 'info',
             ...env,
           },
@@ -249,13 +267,14 @@ async function main(): Promise<void> {
   let run = 0;
   try {
     if (opts.parts.includes('latency')) {
-      const rows: [string, boolean, string][] = [
-        ['B alone', false, 'on'],
-        ['B behind A, fair share off (FIFO)', true, 'off'],
-        ['B behind A, fair share on', true, 'on'],
+      const rows: [string, boolean, Record<string, string>][] = [
+        [LATENCY_ROWS.solo, false, { HERD_FAIR_SHARE: 'on' }],
+        [LATENCY_ROWS.fifo, true, { HERD_FAIR_SHARE: 'off' }],
+        [LATENCY_ROWS.fair, true, { HERD_FAIR_SHARE: 'on' }],
+        [LATENCY_ROWS.noReserve, true, { HERD_FAIR_SHARE: 'on', HERD_FAIR_RESERVE: 'off' }],
       ];
-      for (const [label, withA, fair] of rows) {
-        const r = await withHerd(redis.url, `${runId}${run++}`, { HERD_AUTH: 'off', HERD_FAIR_SHARE: fair }, fleet, opts, latencyBound, async (h) => {
+      for (const [label, withA, fairEnv] of rows) {
+        const r = await withHerd(redis.url, `${runId}${run++}`, { HERD_AUTH: 'off', ...fairEnv }, fleet, opts, latencyBound, async (h) => {
           await warmUp(h, warm);
           return latencyRun(h, a, b, withA, label, opts, latencyBound);
         });
@@ -311,7 +330,9 @@ async function main(): Promise<void> {
       `### B's latency behind A's burst`,
       '',
       `A sends ${opts.aCount} requests at once; once Herd reports them queued or running, B sends ${opts.bCount} requests one after another ` +
-        `(the next when the previous is answered). Tenants by X-Herd-Tenant (HERD_AUTH=off), weight 1 each.`,
+        `(the next when the previous is answered). Tenants by X-Herd-Tenant (HERD_AUTH=off), weight 1 each. The fair reserve (ADR 006, ` +
+        `HERD_FAIR_RESERVE, on by default with fair share) keeps A out of the fast node's last free slot while B is quiet (window ` +
+        `${(reserveWindowRealMs(opts) / ts / 1000).toFixed(0)} s simulated, HERD_FAIR_RESERVE_WINDOW_MS=${reserveWindowRealMs(opts)} real); the bars judge the default.`,
       '',
       latencyTable(latencyRuns.map((r) => r.row)),
       '',
@@ -320,9 +341,10 @@ async function main(): Promise<void> {
         `that cannot preempt and never keeps a slot empty starts B sooner): ${latencyRuns.map((r) => `${r.row.label} ${(r.bFirstSlotMs / 1000).toFixed(2)} s`).join('; ')}`,
       '',
     );
-    const find = (label: string): LatencySummary | undefined => latencyRuns.find((r) => r.row.label.includes(label))?.row.b;
-    const solo = find('alone');
-    if (solo) bars = latencyBars(solo, find('FIFO'), find('fair share on'));
+    const find = (label: string): LatencySummary | undefined => latencyRuns.find((r) => r.row.label === label)?.row.b;
+    const solo = find(LATENCY_ROWS.solo);
+    // The bars judge the default configuration: fair share with the fair reserve.
+    if (solo) bars = latencyBars(solo, find(LATENCY_ROWS.fifo), find(LATENCY_ROWS.fair));
   }
   if (shareRows.length || notes.length) {
     lines.push(

@@ -1,6 +1,6 @@
 import { startSimNode } from '../sim';
 import type { EmbeddedRedis } from '../src/redis/embedded-redis';
-import { nodeConfig, post, startTestHerd, waitFor } from './support/herd';
+import { nodeConfig, post, startTestHerd, waitFor, type Reply } from './support/herd';
 import { startRedis, uniquePrefix } from './support/redis';
 
 /**
@@ -62,5 +62,94 @@ describe('fair share between tenants', () => {
     const order = await floodAndTrickle(false);
     // (Two replicas' pumps race for each freed slot, so the last of the flood may finish just after.)
     expect(order.indexOf('b1')).toBeGreaterThanOrEqual(FLOOD - 2);
+  });
+});
+
+/**
+ * The fair reserve (ADR 006): while requests wait, a tenant with requests running may not take the last free slot
+ * of the model's fastest node when another tenant is quiet (seen lately, at most one request in the herd). A floods
+ * a fast two-slot node and a slow one; B, which already sent a request lately, sends one after another.
+ */
+describe('fair reserve: the fastest node keeps a slot for a quiet tenant', () => {
+  const FAST_TPS = 200;
+  const A_TOKENS = 200; // ~1.3 s on the fast node beside another stream, ~10 s on the slow one
+  const generate = (url: string, tenant: string, tokens: number): Promise<Reply> =>
+    post(`${url}/api/generate`, { model: 'llama3', prompt: `${tenant} says hi`, stream: false, options: { num_predict: tokens } }, { 'X-Herd-Tenant': tenant });
+
+  async function fleet(fairReserve: boolean) {
+    const model = { models: [{ name: 'llama3:latest' }], resident: ['llama3:latest'] };
+    const fast = await startSimNode({ name: 'fast', ...model, slots: 2, decodeTps: FAST_TPS });
+    const slow = await startSimNode({ name: 'slow', ...model, decodeTps: 20 });
+    const herd = await startTestHerd({
+      redisUrl: redis.url,
+      redisPrefix: uniquePrefix('reserve'),
+      fairReserve,
+      nodes: [nodeConfig('fast', fast.url, { slots: 2, tokensPerSecond: FAST_TPS }), nodeConfig('slow', slow.url, { tokensPerSecond: 20 })],
+    });
+    await waitFor(() => herd.core.fleet.nodesWithModel('llama3:latest').length === 2, 10_000, 'both nodes healthy');
+    const fastInFlight = async (): Promise<number> => (await herd.core.ledger.loads(['fast'])).get('fast')?.inFlight ?? 0;
+    return {
+      herd,
+      fastInFlight,
+      close: async () => {
+        await herd.close(0);
+        await fast.close();
+        await slow.close();
+      },
+    };
+  }
+
+  /** B's requests after its first one behind A's flood: where each ran and how long it waited in the queue. */
+  async function quietTenantBehindFlood(fairReserve: boolean): Promise<{ node: string | null; queueMs: number }[]> {
+    const f = await fleet(fairReserve);
+    try {
+      expect((await generate(f.herd.url, 'team-b', 5)).status).toBe(200); // B is seen, then quiet
+      const flood = Array.from({ length: 12 }, () => generate(f.herd.url, 'team-a', A_TOKENS));
+      await waitFor(async () => (await f.herd.core.queue.waitingCount()) >= 6, 10_000, 'the flood to queue');
+      // B's first request waits for one of the flood's to end (Ollama cannot preempt); the reserve is about the next ones.
+      expect((await generate(f.herd.url, 'team-b', 5)).status).toBe(200);
+      const after: { node: string | null; queueMs: number }[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await generate(f.herd.url, 'team-b', 5);
+        expect(r.status).toBe(200);
+        after.push({ node: r.headers.get('x-herd-node'), queueMs: Number(r.headers.get('x-herd-queue-ms')) });
+      }
+      for (const r of await Promise.all(flood)) expect(r.status).toBe(200);
+      return after;
+    } finally {
+      await f.close();
+    }
+  }
+
+  it("lets the quiet tenant's requests start at once on the fast node, behind another tenant's flood", async () => {
+    const after = await quietTenantBehindFlood(true);
+    for (const r of after) {
+      expect(r.node).toBe('fast');
+      expect(r.queueMs).toBeLessThan(250); // without the reserve: the wait for one of the flood's to end, ~0.6 s on average
+    }
+  });
+
+  it('with one tenant, the burst uses every slot: nobody is quiet, nothing is kept', async () => {
+    const f = await fleet(true);
+    try {
+      expect((await generate(f.herd.url, 'team-a', 5)).status).toBe(200); // the only tenant seen lately is A itself
+      let done = 0;
+      const burst = Array.from({ length: 8 }, () => generate(f.herd.url, 'team-a', A_TOKENS).then((r) => (done++, r)));
+      await waitFor(async () => (await f.herd.core.queue.waitingCount()) >= 3, 10_000, 'the burst to queue');
+      // Once the queue hands out slots (a request of the burst ended), both fast slots are in use again.
+      let bothAfterQueue = false;
+      await waitFor(
+        async () => {
+          bothAfterQueue ||= done > 0 && (await f.fastInFlight()) === 2 && (await f.herd.core.queue.waitingCount()) > 0;
+          return bothAfterQueue || done === 8;
+        },
+        30_000,
+        'the burst to end',
+      );
+      expect(bothAfterQueue).toBe(true);
+      for (const r of await Promise.all(burst)) expect(r.status).toBe(200);
+    } finally {
+      await f.close();
+    }
   });
 });

@@ -54,6 +54,12 @@ export class HerdEnv {
   @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_FAIR_SHARE must be on or off' })
   HERD_FAIR_SHARE?: string;
 
+  @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_FAIR_RESERVE must be on or off' })
+  HERD_FAIR_RESERVE?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1000) @Max(3_600_000)
+  HERD_FAIR_RESERVE_WINDOW_MS?: number;
+
   @IsOptional() @IsIn(['on', 'off'], { message: 'HERD_AFFINITY must be on or off' })
   HERD_AFFINITY?: string;
 

@@ -41,6 +41,14 @@ export interface HerdConfig {
   auth: 'off' | 'keys';
   /** Among waiting jobs of one priority, the next slot goes to the tenant served least per weight (default on). */
   fairShare: boolean;
+  /**
+   * With fair share: while requests wait, a tenant with a request running may not take the last free slot of a
+   * model's fastest node when another tenant is quiet (admitted a request within the window, at most one running or
+   * waiting); ADR 006.
+   */
+  fairReserve: boolean;
+  /** How long after its last admitted request a tenant counts as quiet (still around) for the fair reserve. */
+  fairReserveWindowMs: number;
   /** Conversation affinity: ECT counts the prompt prefix a node probably still holds (opt-in, ect only; ADR 007). */
   affinity: boolean;
   /** How long a node is assumed to keep a prompt warm after serving it (Ollama's default keep-alive: 5 min). */

@@ -98,6 +98,16 @@ describe('loadConfig', () => {
     expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_REDIS_COMMAND_TIMEOUT_MS: '5' })).toEqual([expect.stringMatching(/^HERD_REDIS_COMMAND_TIMEOUT_MS="5": .*not be less than 50/)]);
   });
 
+  it('reads the fair reserve (default on, window 30 s) and refuses a window out of range', () => {
+    const path = fileWith('[]');
+    const cfg = loadConfig({ CONTAINERS_CONFIG: path });
+    expect([cfg.fairReserve, cfg.fairReserveWindowMs]).toEqual([true, 30_000]);
+    const off = loadConfig({ CONTAINERS_CONFIG: path, HERD_FAIR_RESERVE: 'off', HERD_FAIR_RESERVE_WINDOW_MS: '5000' });
+    expect([off.fairReserve, off.fairReserveWindowMs]).toEqual([false, 5000]);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_FAIR_RESERVE: 'yes' })).toEqual([expect.stringContaining('HERD_FAIR_RESERVE must be on or off')]);
+    expect(problemsOf({ CONTAINERS_CONFIG: path, HERD_FAIR_RESERVE_WINDOW_MS: '10' })).toEqual([expect.stringMatching(/^HERD_FAIR_RESERVE_WINDOW_MS="10": .*not be less than 1000/)]);
+  });
+
   it('rejects duplicate node names', () => {
     const path = fileWith('[{"name":"a","url":"http://h:1"},{"name":"a","url":"http://h:2"}]');
     expect(problemsOf({ CONTAINERS_CONFIG: path }).join()).toMatch(/duplicate node name/);

@@ -126,6 +126,10 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): HerdConfig 
     strategy: (env.HERD_STRATEGY ?? 'ect') as StrategyName,
     auth: env.HERD_AUTH === 'keys' ? 'keys' : 'off',
     fairShare: env.HERD_FAIR_SHARE !== 'off',
+    fairReserve: env.HERD_FAIR_RESERVE !== 'off',
+    // Longer than a person's pause between two chat turns, so an interactive tenant keeps the fast slot between its
+    // requests; short enough that a burst gets the whole fleet back half a minute after the others went quiet.
+    fairReserveWindowMs: env.HERD_FAIR_RESERVE_WINDOW_MS ?? 30_000,
     affinity: env.HERD_AFFINITY === 'on',
     affinityTtlMs: env.HERD_AFFINITY_TTL_MS ?? 300_000,
     batchMaxRunning: env.HERD_BATCH_MAX_RUNNING ?? 0,

@@ -8,6 +8,7 @@ import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { RedisKeys } from '../redis/redis-keys';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
 import { batchLaneNodes } from '../scheduler/batch-lane';
+import { fastestNode, withOneSlotKept } from '../scheduler/fair-reserve';
 import type { RankContext, RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, PlacementRequest } from './grant';
 
@@ -22,6 +23,11 @@ export interface PlaceOptions {
   /** Epoch ms after which placement gives up. */
   deadline: number;
   exclude?: ReadonlySet<string>;
+  /**
+   * The fair reserve (ADR 006; scheduler/fair-reserve.ts), asked every round with the loads: true while this
+   * request may not take the last free slot of its model's fastest node. A failure counts as false.
+   */
+  spareFastest?: () => Promise<boolean>;
 }
 
 /**
@@ -151,8 +157,11 @@ export class PlacementService {
         if (candidates.length > 0) {
           // The queue depth comes in the same round trip: the more jobs wait behind this one, the less it
           // should hold a slot while waiting for a busy fast node.
-          const { loads, queued } = await this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys);
-          const best = this.rank(ticket, candidates, loads, queued)[0];
+          const [{ loads, queued }, spare] = await Promise.all([
+            this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys),
+            opts.spareFastest ? opts.spareFastest().catch(() => false) : false,
+          ]);
+          const best = this.rank(ticket, candidates, spare ? this.fastestSpared(ticket, candidates, loads) : loads, queued)[0];
           if (best?.free) {
             const grant = await this.reserve(ticket, best, loads);
             if (grant) {
@@ -172,6 +181,13 @@ export class PlacementService {
       // A failed placement answers its client now, not after one more command to a Redis that may not answer.
       if (placed) await unmarked;
     }
+  }
+
+  /** The loads as a request kept from the fastest node's last free slot sees them: that slot taken. */
+  private fastestSpared(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>): Map<string, NodeLoad> {
+    const fastest = fastestNode(this.fleet.snapshot(candidates, loads).nodes, ticket.model);
+    const slots = candidates.find((n) => n.name === fastest)?.slots ?? 1;
+    return withOneSlotKept(loads, fastest, slots, { inFlight: 0, backlogTokens: 0 });
   }
 
   private rank(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {

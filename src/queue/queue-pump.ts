@@ -8,12 +8,13 @@ import { LedgerRepository, type LoadsAndWaiting } from '../fleet/ledger.reposito
 import { SlotEventsRepository } from '../fleet/slot-events.repository';
 import { PlacementService } from '../placement/placement.service';
 import { fairOrder } from '../scheduler/fair-order';
-import { nextTicket } from '../scheduler/next-ticket';
+import { fastestNode, keepsFastestFree, nextTicketWithReserve, quietTenants } from '../scheduler/fair-reserve';
+import type { NodeSnapshot } from '../scheduler/scheduler.types';
 import { FairShareRepository, type FairCandidates } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JOB_LOCK_MS, JobQueueRepository, type TakenJob } from './job-queue.repository';
 import { QueueDepth } from './queue-depth';
-import { estimatedCost } from './ticket';
+import { estimatedCost, type Ticket } from './ticket';
 
 /** How long the pump sleeps when nothing wakes it (a job enqueued here, a slot freed anywhere, a fleet change do). */
 const IDLE_WAKE_MS = 250;
@@ -123,7 +124,7 @@ export class QueuePump {
         this.queueKeys,
       ),
       // Without an answer from the fair-share index the pump still serves, in BullMQ's order.
-      this.config.fairShare && up.length > 0 ? this.fair.candidates(PER_TENANT_DEPTH).catch(() => undefined) : undefined,
+      this.config.fairShare && up.length > 0 ? this.fair.candidates(PER_TENANT_DEPTH, this.reserveWindowMs()).catch(() => undefined) : undefined,
     ]);
     if (!turn) return 'busy';
     let job: TakenJob | undefined;
@@ -165,17 +166,49 @@ export class QueuePump {
     if (queued === 0) return undefined;
     const now = Date.now();
     const views = up.map((n) => ({ ...this.fleet.eligibilityView(n, now), inFlight: loads.get(n.name)?.inFlight ?? 0 }));
+    const keptFrom = this.keptFrom(up, loads, fair);
     if (fair && fair.entries.length > 0) {
       const order = fairOrder(fair.entries, fair.counters, true);
-      const i = nextTicket(order, views, placingModels);
+      const i = nextTicketWithReserve(order, views, placingModels, keptFrom);
       if (i !== undefined) return { requestId: order[i].requestId, promote: fair.promoted > 0 || order[i].requestId !== fair.frontId };
     }
     for (const limit of queued > 1 ? [1, PEEK_DEPTH] : [1]) {
       const waiting = await this.jobs.peek(limit);
-      const i = nextTicket(waiting, views, placingModels);
+      const i = nextTicketWithReserve(waiting, views, placingModels, keptFrom);
       if (i !== undefined) return { requestId: waiting[i].requestId, promote: i > 0 };
     }
     return undefined;
+  }
+
+  /** The fair reserve's window, or 0 when it is off (it needs fair share). */
+  private reserveWindowMs(): number {
+    return this.config.fairShare && this.config.fairReserve ? this.config.fairReserveWindowMs : 0;
+  }
+
+  /**
+   * Fair reserve (scheduler/fair-reserve.ts): the node whose last free slot a waiting request may not take, from
+   * what the candidates read said of its tenant (a tenant the index does not list is never kept out).
+   */
+  private keptFrom(up: NodeConfig[], loads: LoadsAndWaiting['loads'], fair: FairCandidates | undefined): (entry: { tenant: string; model: string }) => string | undefined {
+    const quiet = fair ? quietTenants(fair.recent) : [];
+    if (!fair || quiet.length === 0) return () => undefined;
+    const fastest = new Map<string, string | undefined>();
+    let nodes: NodeSnapshot[] | undefined;
+    return (entry) => {
+      if (!keepsFastestFree(entry.tenant, fair.running.get(entry.tenant) ?? 0, quiet)) return undefined;
+      if (!fastest.has(entry.model)) fastest.set(entry.model, fastestNode((nodes ??= this.fleet.snapshot(up, loads).nodes), entry.model));
+      return fastest.get(entry.model);
+    };
+  }
+
+  /** Asked by placement every round while it waits: whether the request may not take the fastest node's last free slot. */
+  private spareFastest(ticket: Ticket): (() => Promise<boolean>) | undefined {
+    const windowMs = this.reserveWindowMs();
+    if (windowMs === 0) return undefined;
+    return async () => {
+      const { running, recent } = await this.fair.reserveState(ticket, windowMs);
+      return keepsFastestFree(ticket.tenant, running, quietTenants(recent));
+    };
   }
 
   private pause(ms: number): Promise<void> {
@@ -195,19 +228,24 @@ export class QueuePump {
     const ac = new AbortController();
     this.placing.set(ticket.requestId, ac);
     const keepLock = setInterval(() => void job.extend().catch(() => undefined), JOB_LOCK_MS / 3);
+    let delivered = false;
     try {
       if (await this.handoff.isCanceled(ticket.requestId)) {
+        this.fair.ended(ticket);
         await job.complete();
         return;
       }
-      const grant = await this.placement.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs });
-      const delivered = await this.handoff.deliver(ticket.origin, grant).catch(() => false);
+      const grant = await this.placement.place(ticket, { signal: ac.signal, deadline: ticket.enqueuedAt + this.config.queueTimeoutMs, spareFastest: this.spareFastest(ticket) });
+      delivered = await this.handoff.deliver(ticket.origin, grant).catch(() => false);
       if (!delivered) {
         this.log.debug('grant had no taker; slot released', { id: ticket.requestId, node: grant.node });
+        this.fair.ended(ticket);
         await this.ledger.release(grant.node, ticket.requestId);
       }
       await job.complete();
     } catch (err) {
+      // Counted as running when taken; it will not run (its replica settles only a request that got its grant).
+      if (!delivered) this.fair.ended(ticket);
       if (!(err instanceof CanceledError)) {
         const herdErr = err instanceof HerdError ? err : HerdError.redisDown();
         await this.handoff.fail(ticket.origin, ticket.requestId, herdErr).catch(() => undefined);

@@ -87,8 +87,9 @@ export class QueueService {
           throw HerdError.redisDown();
         }
         if (now) {
-          // Nobody waited: its tenant is charged the estimate now, as the pump charges a request it takes.
-          this.fair.charge(ticket.tenant, estimatedCost(ticket));
+          // Nobody waited: its tenant is charged the estimate now, as the pump charges a request it takes, and the
+          // request counts as running (fair reserve). A batch line is neither: it only takes what nobody waited for.
+          if (ticket.lane !== 'batch') this.fair.started(ticket, estimatedCost(ticket));
           return now;
         }
         if (ticket.lane === 'batch') throw HerdError.batchLaneFull();
@@ -110,7 +111,7 @@ export class QueueService {
         let timer: NodeJS.Timeout | undefined;
         let onAbort: (() => void) | undefined;
         try {
-          return await Promise.race([
+          const grant = await Promise.race([
             granted,
             down,
             new Promise<never>((_, reject) => {
@@ -120,6 +121,8 @@ export class QueueService {
               signal.addEventListener('abort', onAbort, { once: true });
             }),
           ]);
+          this.fair.granted(ticket);
+          return grant;
         } catch (err) {
           this.handoff.forget(id);
           // With Redis not answering, the client hears now and the job is withdrawn once Redis answers again.
@@ -141,10 +144,13 @@ export class QueueService {
 
   /**
    * A request that got a slot ended: its tenant was charged the estimate when it got the slot, and now pays the
-   * difference to what it really used (tokens evaluated and generated; nothing when it failed before any).
+   * difference to what it really used (tokens evaluated and generated; nothing when it failed before any). It no
+   * longer counts as running (sent in the same batch). Batch lines were never charged nor counted.
    */
   settle(ticket: Ticket, promptTokens: number, outputTokens: number): void {
+    if (ticket.lane === 'batch') return;
     this.fair.charge(ticket.tenant, serviceCost(promptTokens, outputTokens, ticket.weight) - estimatedCost(ticket));
+    this.fair.ended(ticket);
   }
 
   /**

@@ -20,6 +20,8 @@ export function testConfig(overrides: TestOverrides): HerdConfig {
     strategy: 'ect',
     auth: 'off',
     fairShare: true,
+    fairReserve: true,
+    fairReserveWindowMs: 30_000,
     affinity: false,
     affinityTtlMs: 300_000,
     batchMaxRunning: 0,
