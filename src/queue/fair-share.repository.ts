@@ -291,14 +291,15 @@ export class FairShareRepository implements OnModuleDestroy {
   }
 
   /**
-   * A request that held a slot ended (or its slot went unused): no longer running, sent at once with whatever is
-   * pending (its settlement among them). Not after the batching delay: its tenant's next request, sent as soon as
-   * this one is answered, would still find it running and be kept from the slot it just freed.
+   * A request that held a slot ended (or its slot went unused): no longer running. With requests waiting (`urgent`)
+   * it is sent at once with whatever is pending (its settlement among them), not after the batching delay: its
+   * tenant's next request, sent as soon as this one is answered, would still find it running and be kept from the
+   * slot it just freed. With nothing waiting nobody reads it soon, and it goes with the next batch.
    */
-  ended(ticket: TicketLike): void {
+  ended(ticket: TicketLike, urgent = true): void {
     this.mine.delete(ticket.requestId);
     this.booking(ticket.tenant).runs.push(`-${ticket.requestId}`);
-    this.schedule(true);
+    this.schedule(urgent);
   }
 
   /**

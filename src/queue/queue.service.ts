@@ -150,7 +150,7 @@ export class QueueService {
   settle(ticket: Ticket, promptTokens: number, outputTokens: number): void {
     if (ticket.lane === 'batch') return;
     this.fair.charge(ticket.tenant, serviceCost(promptTokens, outputTokens, ticket.weight) - estimatedCost(ticket));
-    this.fair.ended(ticket);
+    this.fair.ended(ticket, this.depth.mayHaveWork());
   }
 
   /**
