@@ -44,6 +44,8 @@ export class WorkRunner {
   private renewTimer?: NodeJS.Timeout;
   private wakeUp?: () => void;
   private slotJustFreed = false;
+  /** Whether the last claim saw work waiting: with none, a freed slot is no reason to ask Redis again. */
+  private workWaiting = true;
 
   constructor(
     private readonly handler: WorkHandler,
@@ -61,11 +63,16 @@ export class WorkRunner {
 
   /** New work may be ready (submitted here): look now. */
   kick(): void {
+    this.workWaiting = true;
     this.wakeUp?.();
   }
 
-  /** A slot was freed somewhere: work waiting for one may run now. */
+  /**
+   * A slot was freed somewhere: work waiting for one may run now. Slots free with every request, so without work
+   * waiting this does nothing (new work wakes the runner of its replica; others find it at their next idle look).
+   */
   slotFreed(): void {
+    if (!this.workWaiting) return;
     this.slotJustFreed = true;
     this.wakeUp?.();
   }
@@ -103,6 +110,7 @@ export class WorkRunner {
         try {
           const { claims, nextDueMs } = await this.repo.claim(this.handler.lane, cap, this.leaseMs, room, early);
           for (const claim of claims) this.begin(claim);
+          this.workWaiting = claims.length > 0 || nextDueMs >= 0;
           if (claims.length > 0 && claims.length < room) delay = 0;
           else if (nextDueMs >= 0) delay = Math.min(IDLE_MS, Math.max(nextDueMs, slotWaitMs(Math.random())));
         } catch (err) {
