@@ -5,7 +5,7 @@ import { AGENT_LABELS, connectorNode, coordinatorAgent, isAgentNode, type NodeFa
 const health = (over: Partial<NodeHealth> = {}): NodeHealth => ({ reachable: true, models: [{ name: 'llama3:latest' }], resident: [], failures: 0, checkedAt: Date.UTC(2025, 0, 1), version: '0.12.6', ...over });
 
 function facts(over: Partial<NodeFacts> = {}): NodeFacts {
-  return { node: { name: 'gpu-1', url: 'http://10.0.0.5:11434', slots: 2, weight: 1, labels: {} }, health: health(), state: 'healthy', failing: false, inFlight: 1, heartbeatAt: undefined, showAddress: true, ...over };
+  return { node: { name: 'gpu-1', url: 'http://192.0.2.5:11434', slots: 2, weight: 1, labels: {} }, health: health(), state: 'healthy', failing: false, inFlight: 1, heartbeatAt: undefined, showAddress: true, ...over };
 }
 
 describe('connectorNode', () => {
@@ -21,7 +21,7 @@ describe('connectorNode', () => {
   it('maps Herd’s facts onto Connector’s fields', () => {
     expect(connectorNode(facts({ heartbeatAt: Date.UTC(2025, 0, 2) }))).toEqual({
       node_id: 'gpu-1',
-      ipv4: '10.0.0.5',
+      ipv4: '192.0.2.5',
       ipv6: null,
       port: 11434,
       models: ['llama3:latest'],
