@@ -3,7 +3,7 @@ import { HerdError } from '../common/herd-error';
 import { HERD_CONFIG, type HerdConfig } from '../config/herd-config';
 import { visibleTo, type Viewer } from './batch-callers';
 import { isId, newFileId } from './batch-ids';
-import { fileObject, listPage, type FileObject, type ListPage } from './batch-views';
+import { fileObject, readPage, type FileObject, type ListPage } from './batch-views';
 import { BatchRepository } from './batch.repository';
 
 /** An uploaded file, as the multipart form carried it. */
@@ -89,12 +89,7 @@ export class BatchFilesService {
 
   async list(viewer: Viewer, after: string | undefined, limit: number): Promise<ListPage<FileObject>> {
     const index = this.batches.fileIndexKey(viewer.scoped ? `t:${viewer.tenant}` : 'all');
-    const ids = await this.batches.page(index, after, limit);
-    const metas = await Promise.all(ids.slice(0, limit).map((id) => this.batches.fileMeta(id)));
-    return listPage(
-      metas.flatMap((m) => (m ? [fileObject(m)] : [])),
-      ids.length > limit,
-    );
+    return readPage(await this.batches.page(index, after, limit), limit, (id) => this.batches.fileMeta(id), fileObject);
   }
 }
 

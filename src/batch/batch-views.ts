@@ -97,3 +97,15 @@ export interface ListPage<T extends { id: string }> {
 export function listPage<T extends { id: string }>(items: T[], hasMore: boolean): ListPage<T> {
   return { object: 'list', data: items, first_id: items[0]?.id ?? null, last_id: items[items.length - 1]?.id ?? null, has_more: hasMore };
 }
+
+/**
+ * One page of a listing: `ids` as the index answered them (up to one more than `limit`, which says there are more),
+ * each read and shown; an id whose record is gone (deleted meanwhile) is left out.
+ */
+export async function readPage<T extends { id: string }>(ids: string[], limit: number, read: (id: string) => Promise<Record<string, string> | undefined>, show: (meta: Record<string, string>) => T): Promise<ListPage<T>> {
+  const metas = await Promise.all(ids.slice(0, limit).map(read));
+  return listPage(
+    metas.flatMap((m) => (m ? [show(m)] : [])),
+    ids.length > limit,
+  );
+}

@@ -10,7 +10,7 @@ import { BatchFinalizer } from './batch-finalizer';
 import { isId, newBatchId } from './batch-ids';
 import { readBatchInput } from './batch-input';
 import { readBatchParams } from './batch-params';
-import { batchObject, listPage, type BatchObject, type ListPage } from './batch-views';
+import { batchObject, readPage, type BatchObject, type ListPage } from './batch-views';
 import { BatchRepository } from './batch.repository';
 import { WorkRunners } from './work-runners';
 
@@ -77,12 +77,7 @@ export class BatchService {
 
   async list(viewer: Viewer, after: string | undefined, limit: number): Promise<ListPage<BatchObject>> {
     const index = this.batches.batchIndexKey(viewer.scoped ? `t:${viewer.tenant}` : 'all');
-    const ids = await this.batches.page(index, after, limit);
-    const metas = await Promise.all(ids.slice(0, limit).map((id) => this.batches.batchMeta(id)));
-    return listPage(
-      metas.flatMap((m) => (m ? [batchObject(m)] : [])),
-      ids.length > limit,
-    );
+    return readPage(await this.batches.page(index, after, limit), limit, (id) => this.batches.batchMeta(id), batchObject);
   }
 
   /**
