@@ -67,7 +67,7 @@ export class BatchLineWorker implements WorkHandler {
         // Stopping, or another replica holds the line now: not a failure of the line.
         if (signal.aborted) return { kind: 'later', delayMs: 0, counts: false };
         const e = toClientError(err);
-        const decision = afterHerdError(e, claim.tries, Math.random());
+        const decision = afterHerdError(e, claim.tries, Math.random(), true);
         if (decision.kind === 'later') return decision;
         result = failureResult(newLineId(), customId, e.code, e.message);
       }

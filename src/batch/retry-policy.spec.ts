@@ -22,6 +22,19 @@ describe('afterHerdError', () => {
     },
   );
 
+  it.each(['HERD_NO_NODE_FOR_MODEL', 'HERD_QUEUE_FULL', 'HERD_REDIS_UNAVAILABLE'])('lets patient work (a batch line) wait out %s, uncounted, every 1-2 s', (code) => {
+    for (const tries of [0, MAX_TRIES - 1, MAX_TRIES + 10]) {
+      expect(afterHerdError({ status: 503, code }, tries, 0.5, true)).toEqual({ kind: 'later', delayMs: backoffMs(1, 0.5), counts: false });
+    }
+    expect(backoffMs(1, 0)).toBeGreaterThanOrEqual(500);
+    expect(backoffMs(1, 1)).toBeLessThanOrEqual(2000);
+  });
+
+  it('still counts a node failure against patient work: the line itself may be what fails', () => {
+    expect(afterHerdError({ status: 502, code: 'HERD_UPSTREAM_ERROR' }, 0, 0.5, true)).toEqual({ kind: 'later', delayMs: backoffMs(0, 0.5), counts: true });
+    expect(afterHerdError({ status: 502, code: 'HERD_UPSTREAM_ERROR' }, MAX_TRIES - 1, 0.5, true)).toEqual({ kind: 'give-up' });
+  });
+
   it.each([
     [400, 'HERD_BAD_REQUEST'],
     [404, 'HERD_MODEL_NOT_FOUND'],

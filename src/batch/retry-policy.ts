@@ -31,6 +31,12 @@ const TRANSIENT = new Set([
   'HERD_INTERNAL',
 ]);
 
+/**
+ * States of the fleet, not of the work: no node up for the model, the queue full, Redis away. Work that may wait
+ * (a batch line: its batch's completion window bounds it) waits them out without counting attempts.
+ */
+const NOT_NOW = new Set(['HERD_NO_NODE_FOR_MODEL', 'HERD_QUEUE_FULL', 'HERD_REDIS_UNAVAILABLE']);
+
 /** 50-200 ms: a slot may free any moment; the jitter keeps replicas from asking in step. */
 export function slotWaitMs(rng: number): number {
   return 50 + Math.floor(rng * 150);
@@ -42,10 +48,14 @@ export function backoffMs(tries: number, rng: number): number {
   return Math.floor(base * (0.5 + rng / 2));
 }
 
-/** `tries`: failed attempts before this one. */
-export function afterHerdError(err: { status: number; code: string }, tries: number, rng: number): RetryDecision {
+/**
+ * `tries`: failed attempts before this one. `patient`: the work may wait out a state of the fleet (NOT_NOW) for as
+ * long as it lasts, looking again every 1-2 s (batch lines; an async job has no window, so its attempts count).
+ */
+export function afterHerdError(err: { status: number; code: string }, tries: number, rng: number, patient = false): RetryDecision {
   if (err.code === 'HERD_BATCH_LANE_FULL') return { kind: 'later', delayMs: slotWaitMs(rng), counts: false };
   if (err.code === 'HERD_SHUTTING_DOWN') return { kind: 'later', delayMs: 0, counts: false, stopClaiming: true };
+  if (patient && NOT_NOW.has(err.code)) return { kind: 'later', delayMs: backoffMs(1, rng), counts: false };
   const transient = TRANSIENT.has(err.code) || err.status >= 500;
   if (!transient || tries + 1 >= MAX_TRIES) return { kind: 'give-up' };
   return { kind: 'later', delayMs: backoffMs(tries, rng), counts: true };
