@@ -140,7 +140,9 @@ describe.each([
       const hitsOnA = a.log.filter((e) => e.route === '/api/generate').length;
       // Round-robin would send ~15 there; the breaker stops it after a few failures.
       expect(hitsOnA).toBeLessThanOrEqual(4);
-      expect(herd.core.fleet.nodeState('a')).toBe('degraded');
+      // Out of rotation: 'degraded' by its open breaker, or 'down' once a health poll (every 500 ms here) also met the
+      // fault, which the simulator applies to /api/tags too. Which one depends on how long the load took.
+      expect(['degraded', 'down']).toContain(herd.core.fleet.nodeState('a'));
       expect(herd.core.fleet.circuit('a').openUntil).toBeGreaterThan(Date.now());
     } finally {
       await herd.close(0);
