@@ -332,4 +332,29 @@ describe('self-registration by heartbeat', () => {
       await b.close();
     }
   });
+
+  it("leaves an operator's node as the operator set it, and takes a self-registered node's new labels", async () => {
+    const a = await startSimNode({ name: 'a', ...LLAMA, timeScale: 0 });
+    const b = await startSimNode({ name: 'b', ...LLAMA, timeScale: 0 });
+    const herd = await startTestHerd({ redisUrl: redis.url, nodes: [nodeConfig('a', a.url, { slots: 1 })], healthIntervalMs: 200, heartbeatGraceMs: 1000 });
+    try {
+      const hb = await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'a', url: a.url, slots: 4 });
+      expect(hb.body).toEqual({ ok: true, joined: false });
+      expect(herd.core.fleet.node('a')?.slots).toBe(1);
+      expect(herd.core.fleet.node('a')?.selfRegistered).toBeFalsy();
+
+      await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'b', url: b.url, labels: { rack: '1' } });
+      await post(`${herd.url}/herd/nodes/heartbeat`, { name: 'b', url: b.url, labels: { rack: '2' } });
+      expect(herd.core.fleet.node('b')?.labels).toEqual({ rack: '2' });
+
+      // Past the grace period the self-registered node is gone; the operator's, heartbeat or not, stays.
+      await waitFor(() => herd.core.fleet.node('b') === undefined, 4000, 'b to be removed');
+      expect(herd.core.fleet.node('a')).toBeDefined();
+      expect(herd.core.fleet.isUp('a')).toBe(true);
+    } finally {
+      await herd.close(0);
+      await a.close();
+      await b.close();
+    }
+  });
 });

@@ -85,12 +85,14 @@ export class FleetAdminService {
     const node = { ...announced, selfRegistered: true };
     await this.checkAllowed(node.url);
     const known = this.fleet.node(node.name);
-    if (known && !known.selfRegistered && known.url !== node.url) {
+    if (known && !known.selfRegistered) {
       // Otherwise a heartbeat could point an operator's node, and its traffic, somewhere else.
-      throw new HerdError(409, 'HERD_BAD_REQUEST', `herd: node "${node.name}" was added by an operator; a heartbeat cannot change its URL`);
+      if (known.url !== node.url) throw new HerdError(409, 'HERD_BAD_REQUEST', `herd: node "${node.name}" was added by an operator; a heartbeat cannot change its URL`);
+      // Nor make it a self-registered node (removed once heartbeats stop) or change what the operator set.
+      return { ok: true, joined: false };
     }
     await this.repo.recordHeartbeat(node.name, Date.now());
-    const changed = !known || known.url !== node.url || known.slots !== node.slots || known.weight !== node.weight;
+    const changed = !known || known.url !== node.url || !sameAnnouncement(known, node);
     if (changed) {
       await this.repo.upsertNode({ ...node, draining: known?.draining });
       await this.fleet.refresh();
@@ -128,4 +130,16 @@ export class FleetAdminService {
     if (!node) throw new HerdError(404, 'HERD_NOT_FOUND', `herd: no node named "${name}"`);
     return node;
   }
+}
+
+/** Whether a heartbeat repeats what its node announced last (slots, weight, hints, labels): nothing to write then. */
+function sameAnnouncement(known: NodeConfig, node: NodeConfig): boolean {
+  return (
+    known.slots === node.slots &&
+    known.weight === node.weight &&
+    known.memoryGb === node.memoryGb &&
+    known.tokensPerSecond === node.tokensPerSecond &&
+    known.promptCacheEntries === node.promptCacheEntries &&
+    JSON.stringify(known.labels ?? {}) === JSON.stringify(node.labels ?? {})
+  );
 }
