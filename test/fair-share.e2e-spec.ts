@@ -99,34 +99,43 @@ describe('fair reserve: the fastest node keeps a slot for a quiet tenant', () =>
     };
   }
 
-  /** B's requests after its first one behind A's flood: where each ran and how long it waited in the queue. */
-  async function quietTenantBehindFlood(fairReserve: boolean): Promise<{ node: string | null; queueMs: number }[]> {
+  /**
+   * B's requests behind A's flood: where each ran and how long it waited in the queue, and how many of the fast
+   * node's slots were in use once the flood had arrived (the flood arrives while nobody waits: the fast path).
+   */
+  async function quietTenantBehindFlood(fairReserve: boolean): Promise<{ fastAfterFlood: number; b: { node: string | null; queueMs: number }[] }> {
     const f = await fleet(fairReserve);
     try {
       expect((await generate(f.herd.url, 'team-b', 5)).status).toBe(200); // B is seen, then quiet
       const flood = Array.from({ length: 12 }, () => generate(f.herd.url, 'team-a', A_TOKENS));
       await waitFor(async () => (await f.herd.core.queue.waitingCount()) >= 6, 10_000, 'the flood to queue');
-      // B's first request waits for one of the flood's to end (Ollama cannot preempt); the reserve is about the next ones.
-      expect((await generate(f.herd.url, 'team-b', 5)).status).toBe(200);
+      const fastAfterFlood = await f.fastInFlight();
       const after: { node: string | null; queueMs: number }[] = [];
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 5; i++) {
         const r = await generate(f.herd.url, 'team-b', 5);
         expect(r.status).toBe(200);
         after.push({ node: r.headers.get('x-herd-node'), queueMs: Number(r.headers.get('x-herd-queue-ms')) });
       }
       for (const r of await Promise.all(flood)) expect(r.status).toBe(200);
-      return after;
+      return { fastAfterFlood, b: after };
     } finally {
       await f.close();
     }
   }
 
-  it("lets the quiet tenant's requests start at once on the fast node, behind another tenant's flood", async () => {
-    const after = await quietTenantBehindFlood(true);
-    for (const r of after) {
+  it("lets the quiet tenant's requests start at once on the fast node, behind another tenant's flood, its first one too", async () => {
+    const { fastAfterFlood, b } = await quietTenantBehindFlood(true);
+    expect(fastAfterFlood).toBe(1); // the flood's fast-path requests left the last fast slot free
+    for (const r of b) {
       expect(r.node).toBe('fast');
       expect(r.queueMs).toBeLessThan(250); // without the reserve: the wait for one of the flood's to end, ~0.6 s on average
     }
+  });
+
+  it('without the reserve, the flood fills the fast node and B waits for one of its requests to end', async () => {
+    const { fastAfterFlood, b } = await quietTenantBehindFlood(false);
+    expect(fastAfterFlood).toBe(2);
+    expect(b[0].queueMs).toBeGreaterThan(250);
   });
 
   it('with one tenant, the burst uses every slot: nobody is quiet, nothing is kept', async () => {
@@ -136,6 +145,7 @@ describe('fair reserve: the fastest node keeps a slot for a quiet tenant', () =>
       let done = 0;
       const burst = Array.from({ length: 8 }, () => generate(f.herd.url, 'team-a', A_TOKENS).then((r) => (done++, r)));
       await waitFor(async () => (await f.herd.core.queue.waitingCount()) >= 3, 10_000, 'the burst to queue');
+      expect(await f.fastInFlight()).toBe(2); // the fast path kept nothing
       // Once the queue hands out slots (a request of the burst ended), both fast slots are in use again.
       let bothAfterQueue = false;
       await waitFor(

@@ -73,10 +73,13 @@ export class PlacementService {
    * common case) the outcome is exactly the two-round-trip one; when it does not, the slot goes back and the
    * fresh choice is reserved as before.
    */
-  async tryNow(ticket: PlacementRequest): Promise<Grant | undefined> {
+  async tryNow(ticket: PlacementRequest, keepFastest = false): Promise<Grant | undefined> {
     const candidates = this.fleet.nodesWithModel(ticket.model);
     if (candidates.length === 0) return undefined;
     const names = candidates.map((n) => n.name);
+    // The fair reserve (FairReserveHint): the fastest node's last free slot is not this request's to take.
+    const kept = keepFastest ? fastestNode(this.fleet.snapshot(candidates, this.seenLoads).nodes, ticket.model) : undefined;
+    const view = (loads: Map<string, NodeLoad>): Map<string, NodeLoad> => (kept === undefined ? loads : this.withSlotKept(loads, kept));
     // One ranking's clock, sequence number and random draws, replayed when the choice is made again.
     const draws: number[] = [];
     const guessCtx: RankContext = { now: Date.now(), rng: () => draws[draws.push(Math.random()) - 1], sequence: this.sequence++ };
@@ -84,15 +87,16 @@ export class PlacementService {
       let drawn = 0;
       return { now: guessCtx.now, rng: () => (drawn < draws.length ? draws[drawn++] : Math.random()), sequence: guessCtx.sequence };
     };
-    const guess = this.rankWith(ticket, candidates, this.seenLoads, 0, guessCtx)[0];
+    const guess = this.rankWith(ticket, candidates, view(this.seenLoads), 0, guessCtx)[0];
     // Every request takes the same steps up to its decision, whatever the guess: requests that end up queued
     // then reach the queue in the order they arrived.
     const target = guess?.free ? guess : undefined;
-    const slots = target ? (this.fleet.node(target.node)?.slots ?? 1) : 0; // 0: read only, reserve nothing
+    const slots = target ? (this.fleet.node(target.node)?.slots ?? 1) : 0;
+    const limit = target ? this.slotLimit(target.node, kept) : 0; // 0: read only, reserve nothing
     const tokens = ticket.promptTokens + ticket.outputTokens;
     let seen: Awaited<ReturnType<LedgerRepository['reserveIfIdle']>>;
     try {
-      seen = await this.ledger.reserveIfIdle(target?.node ?? names[0], names, this.queueKeys, { requestId: ticket.requestId, slots, tokens, estimateMs: target?.estimateMs ?? 0, leaseMs: this.config.leaseMs });
+      seen = await this.ledger.reserveIfIdle(target?.node ?? names[0], names, this.queueKeys, { requestId: ticket.requestId, slots: limit, tokens, estimateMs: target?.estimateMs ?? 0, leaseMs: this.config.leaseMs });
     } catch (err) {
       if (target && isRedisTimeout(err)) this.watchdog.afterRecovery(() => this.ledger.release(target.node, ticket.requestId));
       throw err;
@@ -100,7 +104,7 @@ export class PlacementService {
     if (seen) {
       this.remember(seen.loads);
       if (seen.waiting > 0) return undefined;
-      const best = this.rankWith(ticket, candidates, seen.loads, 0, replay())[0];
+      const best = this.rankWith(ticket, candidates, view(seen.loads), 0, replay())[0];
       if (target && seen.reserved) {
         if (best?.node === target.node) {
           // The lease carries the estimate of the fresh ranking, as a reservation made after it would.
@@ -110,14 +114,14 @@ export class PlacementService {
         await this.ledger.release(target.node, ticket.requestId);
       }
       if (!best?.free) return undefined;
-      return this.reserve(ticket, best, seen.loads);
+      return this.reserve(ticket, best, seen.loads, kept);
     }
     // A Redis Cluster: loads and queue first, then the reservation.
     const { loads, waiting } = await this.ledger.loadsAndWaiting(names, this.queueKeys);
     if (waiting > 0) return undefined;
-    const best = this.rankWith(ticket, candidates, loads, 0, replay())[0];
+    const best = this.rankWith(ticket, candidates, view(loads), 0, replay())[0];
     if (!best?.free) return undefined;
-    return this.reserve(ticket, best, loads);
+    return this.reserve(ticket, best, loads, kept);
   }
 
   /**
@@ -161,9 +165,10 @@ export class PlacementService {
             this.ledger.loadsAndWaiting(candidates.map((n) => n.name), this.queueKeys),
             opts.spareFastest ? opts.spareFastest().catch(() => false) : false,
           ]);
-          const best = this.rank(ticket, candidates, spare ? this.fastestSpared(ticket, candidates, loads) : loads, queued)[0];
+          const kept = spare ? fastestNode(this.fleet.snapshot(candidates, loads).nodes, ticket.model) : undefined;
+          const best = this.rank(ticket, candidates, kept === undefined ? loads : this.withSlotKept(loads, kept), queued)[0];
           if (best?.free) {
-            const grant = await this.reserve(ticket, best, loads);
+            const grant = await this.reserve(ticket, best, loads, kept);
             if (grant) {
               placed = true;
               return grant;
@@ -183,11 +188,15 @@ export class PlacementService {
     }
   }
 
-  /** The loads as a request kept from the fastest node's last free slot sees them: that slot taken. */
-  private fastestSpared(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>): Map<string, NodeLoad> {
-    const fastest = fastestNode(this.fleet.snapshot(candidates, loads).nodes, ticket.model);
-    const slots = candidates.find((n) => n.name === fastest)?.slots ?? 1;
-    return withOneSlotKept(loads, fastest, slots, { inFlight: 0, backlogTokens: 0 });
+  /** The loads as a request kept from `node`'s last free slot sees them: that slot taken. */
+  private withSlotKept(loads: Map<string, NodeLoad>, node: string): Map<string, NodeLoad> {
+    return withOneSlotKept(loads, node, this.fleet.node(node)?.slots ?? 1, { inFlight: 0, backlogTokens: 0 });
+  }
+
+  /** The slots a reservation on `node` may fill: one fewer on the node whose last free slot is kept. */
+  private slotLimit(node: string, kept: string | undefined): number {
+    const slots = this.fleet.node(node)?.slots ?? 1;
+    return node === kept ? slots - 1 : slots;
   }
 
   private rank(ticket: PlacementRequest, candidates: NodeConfig[], loads: Map<string, NodeLoad>, queued: number): RankedNode[] {
@@ -202,12 +211,13 @@ export class PlacementService {
     );
   }
 
-  private async reserve(ticket: PlacementRequest, best: RankedNode, loads: Map<string, NodeLoad>): Promise<Grant | undefined> {
+  /** Reserves a slot of `best` in Redis; on the node `kept`, never its last free one (the script checks). */
+  private async reserve(ticket: PlacementRequest, best: RankedNode, loads: Map<string, NodeLoad>, kept?: string): Promise<Grant | undefined> {
     const slots = this.fleet.node(best.node)?.slots ?? 1;
     const tokens = ticket.promptTokens + ticket.outputTokens;
     let reserved: boolean;
     try {
-      reserved = await this.ledger.reserve(best.node, ticket.requestId, slots, tokens, best.estimateMs, this.config.leaseMs);
+      reserved = await this.ledger.reserve(best.node, ticket.requestId, this.slotLimit(best.node, kept), tokens, best.estimateMs, this.config.leaseMs);
     } catch (err) {
       // No answer in time, but the reservation was sent and may still be made: nobody would use or renew that
       // lease, so give it back once Redis answers instead of letting it hold the slot until it expires.

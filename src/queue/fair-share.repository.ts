@@ -152,6 +152,25 @@ ${RECENT('KEYS[1]', 'ARGV[1]', 'ARGV[2]', 'ARGV[5]')}
 return out`;
 
 /**
+ * The tenants seen within ARGV[3] ms, most recent first (SEEN_SCAN at most), for the fast path's view of the fair
+ * reserve: per tenant its name, requests running, requests waiting and ms since it was seen. ARGV[1..2] the waiting
+ * and running prefixes.
+ */
+const RECENT_AGES = `
+${NOW}
+local recent = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', now - tonumber(ARGV[3]), 'WITHSCORES', 'LIMIT', 0, ${SEEN_SCAN})
+local out = {}
+for i = 1, #recent, 2 do
+  local u = recent[i]
+  redis.call('ZREMRANGEBYSCORE', ARGV[2] .. u, '-inf', now)
+  table.insert(out, u)
+  table.insert(out, redis.call('ZCARD', ARGV[2] .. u))
+  table.insert(out, redis.call('ZCARD', ARGV[1] .. u))
+  table.insert(out, now - tonumber(recent[i + 1]))
+end
+return out`;
+
+/**
  * One tenant's bookkeeping off the pump's path, batched: ARGV[3] added to its counter ('' for none), with ARGV[4]
  * '1' the tenant marked seen now, then per request '+<id>' (running: written, or rewritten to expire RUN_TTL_MS from
  * now) or '-<id>' (ended), in order. ARGV[1] prefix of the running zsets, ARGV[2] tenant.
@@ -237,6 +256,7 @@ export class FairShareRepository implements OnModuleDestroy {
     redis.defineCommand('herdFairLeave', { numberOfKeys: 3, lua: LEAVE });
     redis.defineCommand('herdFairCandidates', { numberOfKeys: 5, lua: CANDIDATES });
     redis.defineCommand('herdFairReserveState', { numberOfKeys: 1, lua: RESERVE_STATE });
+    redis.defineCommand('herdFairRecent', { numberOfKeys: 1, lua: RECENT_AGES });
     redis.defineCommand('herdFairBook', { numberOfKeys: 2, lua: BOOK });
     redis.defineCommand('herdFairWaiting', { numberOfKeys: 1, lua: WAITING });
     // Beside `fair:counters`, under the same hash tag.
@@ -274,15 +294,17 @@ export class FairShareRepository implements OnModuleDestroy {
 
   /**
    * A request got a slot without waiting (the fast path): its estimate charged, its tenant seen now, and it counts
-   * as running, sent with the next batch. (Batch lines are none of this: QueueService leaves them out.)
+   * as running, sent with the next batch, or once this turn of the event loop is done when `soon` (its tenant has
+   * other requests under way, so the pump may soon have to count them for the fair reserve). (Batch lines are none
+   * of this: QueueService leaves them out.)
    */
-  started(ticket: TicketLike, cost: number): void {
+  started(ticket: TicketLike, cost: number, soon = false): void {
     this.mine.set(ticket.requestId, ticket.tenant);
     const b = this.booking(ticket.tenant);
     if (Number.isFinite(cost)) b.cost += cost;
     b.seen = true;
     b.runs.push(`+${ticket.requestId}`);
-    this.schedule();
+    this.schedule(soon);
   }
 
   /** The grant of a queued request reached its replica: its running entry (written when taken) is kept fresh here. */
@@ -396,6 +418,14 @@ export class FairShareRepository implements OnModuleDestroy {
   async reserveState(ticket: TicketLike, windowMs: number): Promise<ReserveState> {
     const out = (await this.call('herdFairReserveState', this.seenKey, this.keys.fairQueuePrefix, this.runPrefix, ticket.tenant, ticket.requestId, windowMs)) as (string | number)[];
     return { running: Math.max(0, Number(out[0])), recent: readRecent(out, 1).recent };
+  }
+
+  /** The tenants seen within `windowMs`, with how long ago each was seen (ms). */
+  async recentTenants(windowMs: number): Promise<(RecentTenant & { agoMs: number })[]> {
+    const out = (await this.call('herdFairRecent', this.seenKey, this.keys.fairQueuePrefix, this.runPrefix, windowMs)) as (string | number)[];
+    const recent: (RecentTenant & { agoMs: number })[] = [];
+    for (let i = 0; i + 3 < out.length; i += 4) recent.push({ tenant: String(out[i]), running: Number(out[i + 1]), waiting: Number(out[i + 2]), agoMs: Number(out[i + 3]) });
+    return recent;
   }
 
   /** Tenants with requests waiting, and how many each. */

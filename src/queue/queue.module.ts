@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { FleetModule } from '../fleet/fleet.module';
 import { PlacementModule } from '../placement/placement.module';
+import { FairReserveHint } from './fair-reserve-hint';
 import { FairShareRepository } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { HandoffRepository } from './handoff.repository';
@@ -12,7 +13,7 @@ import { QueueService } from './queue.service';
 /** Step 2, queue: the shared priority queue of tickets, its pump, and the hand-off of grants between replicas. */
 @Module({
   imports: [FleetModule, PlacementModule],
-  providers: [FairShareRepository, JobQueueRepository, HandoffRepository, Handoff, QueueDepth, QueuePump, QueueService],
+  providers: [FairShareRepository, FairReserveHint, JobQueueRepository, HandoffRepository, Handoff, QueueDepth, QueuePump, QueueService],
   exports: [FairShareRepository, JobQueueRepository, Handoff, QueueDepth, QueuePump, QueueService],
 })
 export class QueueModule {}

@@ -7,6 +7,7 @@ import type { Grant } from '../placement/grant';
 import { PlacementService } from '../placement/placement.service';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
 import { serviceCost } from '../scheduler/fair-order';
+import { FairReserveHint } from './fair-reserve-hint';
 import { FairShareRepository } from './fair-share.repository';
 import { Handoff } from './handoff';
 import { JobQueueRepository } from './job-queue.repository';
@@ -29,6 +30,7 @@ export class QueueService {
     private readonly handoff: Handoff,
     private readonly jobs: JobQueueRepository,
     private readonly fair: FairShareRepository,
+    private readonly reserveHint: FairReserveHint,
     private readonly depth: QueueDepth,
     private readonly pump: QueuePump,
     private readonly ledger: LedgerRepository,
@@ -66,6 +68,18 @@ export class QueueService {
    * queued behind an unanswered auto-pipeline is only sent once that one timed out (up to twice the timeout).
    */
   async acquire(ticket: Ticket, bodyBytes: number, signal: AbortSignal): Promise<Grant> {
+    const counted = ticket.lane !== 'batch';
+    if (counted) this.reserveHint.entered(ticket.tenant);
+    try {
+      return await this.acquireSlot(ticket, bodyBytes, signal);
+    } catch (err) {
+      // A request that got no slot ends here (one that did ends in settle).
+      if (counted) this.reserveHint.left(ticket.tenant);
+      throw err;
+    }
+  }
+
+  private async acquireSlot(ticket: Ticket, bodyBytes: number, signal: AbortSignal): Promise<Grant> {
     this.depth.holdBytes(bodyBytes);
     try {
       const id = ticket.requestId;
@@ -77,7 +91,7 @@ export class QueueService {
       this.waiting.set(id, failNow);
       try {
         // The batch lane never queues: a slot it may take now, or a 503 its runner treats as "not yet".
-        const fast = ticket.lane === 'batch' ? this.placement.tryBatch(ticket) : this.placement.tryNow(ticket);
+        const fast = ticket.lane === 'batch' ? this.placement.tryBatch(ticket) : this.reserveHint.keepsFastestFree(ticket.tenant).then((keep) => this.placement.tryNow(ticket, keep));
         let now: Grant | undefined;
         try {
           now = await Promise.race([fast, down]);
@@ -89,7 +103,7 @@ export class QueueService {
         if (now) {
           // Nobody waited: its tenant is charged the estimate now, as the pump charges a request it takes, and the
           // request counts as running (fair reserve). A batch line is neither: it only takes what nobody waited for.
-          if (ticket.lane !== 'batch') this.fair.started(ticket, estimatedCost(ticket));
+          if (ticket.lane !== 'batch') this.fair.started(ticket, estimatedCost(ticket), this.reserveHint.busy(ticket.tenant));
           return now;
         }
         if (ticket.lane === 'batch') throw HerdError.batchLaneFull();
@@ -149,6 +163,7 @@ export class QueueService {
    */
   settle(ticket: Ticket, promptTokens: number, outputTokens: number): void {
     if (ticket.lane === 'batch') return;
+    this.reserveHint.left(ticket.tenant);
     this.fair.charge(ticket.tenant, serviceCost(promptTokens, outputTokens, ticket.weight) - estimatedCost(ticket));
     this.fair.ended(ticket, this.depth.mayHaveWork());
   }

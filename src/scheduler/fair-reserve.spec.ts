@@ -1,4 +1,4 @@
-import { fastestNode, keepsFastestFree, nextTicketWithReserve, quietTenants, withOneSlotKept } from './fair-reserve';
+import { fastPathKeepsFastestFree, fastestNode, keepsFastestFree, nextTicketWithReserve, quietTenants, withOneSlotKept } from './fair-reserve';
 import { MODEL, node, rates } from './scheduler.fixture';
 
 /** The bench's heterogeneous fleet: fast 60 tok/s x2, medium 30 x1, slow 10 x1. */
@@ -41,6 +41,30 @@ describe('keepsFastestFree', () => {
 
   it('is inert with one tenant: nobody else can be quiet', () => {
     expect(keepsFastestFree('only', 8, ['only'])).toBe(false);
+  });
+});
+
+describe('fastPathKeepsFastestFree', () => {
+  it("lets a quiet tenant's lone request take the slot kept for it", () => {
+    expect(fastPathKeepsFastestFree('b', true, ['b', 'c'])).toBe(false);
+  });
+
+  it('keeps out a busy tenant while another is quiet', () => {
+    expect(fastPathKeepsFastestFree('a', false, ['b'])).toBe(true);
+  });
+
+  it("keeps out the first request of a tenant not seen lately (a burst's first looks like anybody's)", () => {
+    expect(fastPathKeepsFastestFree('a', true, ['b'])).toBe(true);
+  });
+
+  it('keeps out a quiet tenant that has other requests under way on this replica', () => {
+    expect(fastPathKeepsFastestFree('b', false, ['b', 'c'])).toBe(true);
+  });
+
+  it('keeps nothing when no other tenant is quiet', () => {
+    expect(fastPathKeepsFastestFree('a', false, [])).toBe(false);
+    expect(fastPathKeepsFastestFree('a', false, ['a'])).toBe(false);
+    expect(fastPathKeepsFastestFree('a', true, ['a'])).toBe(false);
   });
 });
 

@@ -9,8 +9,9 @@ import type { NodeSnapshot } from './scheduler.types';
  * tenant that already has one running may not take the **last free slot of its model's fastest node** when another
  * tenant is *quiet*: it admitted a request within the window and has at most one request running or waiting (it
  * sends one at a time, as a person in a chat does). That tenant finds the fastest node free when it sends again,
- * and its request waiting takes the slot (its tenant has nothing running). The fast path never applies it (nobody
- * waits then).
+ * and its request waiting takes the slot (its tenant has nothing running). The fast path applies it too, on what
+ * one replica knows (fastPathKeepsFastestFree): a burst arriving while nobody waits would otherwise fill the
+ * fastest node before the queue ever saw it.
  *
  * "At most one" leaves tenants with several requests out to the counters: two backlogged tenants do not keep a
  * slot idle for each other, and a tenant held to a small share by its weight does not get the slot beyond it.
@@ -35,6 +36,19 @@ export function quietTenants(recent: readonly RecentTenant[]): string[] {
  */
 export function keepsFastestFree(tenant: string, running: number, quiet: readonly string[]): boolean {
   return running > 0 && quiet.some((t) => t !== tenant);
+}
+
+/**
+ * The same rule on the fast path (nobody waits), decided on what one replica knows without a Redis read: whether
+ * this is its tenant's only request on this replica (`aloneHere`), and the quiet tenants as read lately. A request
+ * is kept out unless it is a quiet tenant's lone request, so a tenant not seen lately is kept out too: the first
+ * request of a burst looks like anybody's first request. Kept out, it takes another free slot, or it waits in the
+ * queue, where the pump applies keepsFastestFree on the counts shared in Redis and gives the slot to a tenant with
+ * nothing running. So a burst arriving while another tenant is quiet leaves the fastest node's last slot free.
+ */
+export function fastPathKeepsFastestFree(tenant: string, aloneHere: boolean, quiet: readonly string[]): boolean {
+  if (!quiet.some((t) => t !== tenant)) return false;
+  return !(aloneHere && quiet.includes(tenant));
 }
 
 /**
