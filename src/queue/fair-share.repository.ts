@@ -30,16 +30,18 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
  * Appends to `out` the tenants seen (admitted a request) within `window` ms, most recent first, SEEN_SCAN at most,
- * as their count, then tenant, requests running, requests waiting for each. Needs `now`.
+ * as their count, then tenant, requests running, requests waiting and ms since seen for each. Needs `now`.
  */
 const RECENT = (seenKey: string, qprefix: string, rprefix: string, window: string): string => `
-local recent = redis.call('ZREVRANGEBYSCORE', ${seenKey}, '+inf', now - tonumber(${window}), 'LIMIT', 0, ${SEEN_SCAN})
-table.insert(out, #recent)
-for _, u in ipairs(recent) do
+local recent = redis.call('ZREVRANGEBYSCORE', ${seenKey}, '+inf', now - tonumber(${window}), 'WITHSCORES', 'LIMIT', 0, ${SEEN_SCAN})
+table.insert(out, #recent / 2)
+for i = 1, #recent, 2 do
+  local u = recent[i]
   redis.call('ZREMRANGEBYSCORE', ${rprefix} .. u, '-inf', now)
   table.insert(out, u)
   table.insert(out, redis.call('ZCARD', ${rprefix} .. u))
   table.insert(out, redis.call('ZCARD', ${qprefix} .. u))
+  table.insert(out, now - tonumber(recent[i + 1]))
 end`;
 
 /**
@@ -151,23 +153,11 @@ local out = { running }
 ${RECENT('KEYS[1]', 'ARGV[1]', 'ARGV[2]', 'ARGV[5]')}
 return out`;
 
-/**
- * The tenants seen within ARGV[3] ms, most recent first (SEEN_SCAN at most), for the fast path's view of the fair
- * reserve: per tenant its name, requests running, requests waiting and ms since it was seen. ARGV[1..2] the waiting
- * and running prefixes.
- */
-const RECENT_AGES = `
+/** The tenants seen within ARGV[3] ms (see RECENT), for the fast path's view of the fair reserve. ARGV[1..2] the waiting and running prefixes. */
+const RECENT_ONLY = `
 ${NOW}
-local recent = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', now - tonumber(ARGV[3]), 'WITHSCORES', 'LIMIT', 0, ${SEEN_SCAN})
 local out = {}
-for i = 1, #recent, 2 do
-  local u = recent[i]
-  redis.call('ZREMRANGEBYSCORE', ARGV[2] .. u, '-inf', now)
-  table.insert(out, u)
-  table.insert(out, redis.call('ZCARD', ARGV[2] .. u))
-  table.insert(out, redis.call('ZCARD', ARGV[1] .. u))
-  table.insert(out, now - tonumber(recent[i + 1]))
-end
+${RECENT('KEYS[1]', 'ARGV[1]', 'ARGV[2]', 'ARGV[3]')}
 return out`;
 
 /**
@@ -256,7 +246,7 @@ export class FairShareRepository implements OnModuleDestroy {
     redis.defineCommand('herdFairLeave', { numberOfKeys: 3, lua: LEAVE });
     redis.defineCommand('herdFairCandidates', { numberOfKeys: 5, lua: CANDIDATES });
     redis.defineCommand('herdFairReserveState', { numberOfKeys: 1, lua: RESERVE_STATE });
-    redis.defineCommand('herdFairRecent', { numberOfKeys: 1, lua: RECENT_AGES });
+    redis.defineCommand('herdFairRecent', { numberOfKeys: 1, lua: RECENT_ONLY });
     redis.defineCommand('herdFairBook', { numberOfKeys: 2, lua: BOOK });
     redis.defineCommand('herdFairWaiting', { numberOfKeys: 1, lua: WAITING });
     // Beside `fair:counters`, under the same hash tag.
@@ -423,9 +413,7 @@ export class FairShareRepository implements OnModuleDestroy {
   /** The tenants seen within `windowMs`, with how long ago each was seen (ms). */
   async recentTenants(windowMs: number): Promise<(RecentTenant & { agoMs: number })[]> {
     const out = (await this.call('herdFairRecent', this.seenKey, this.keys.fairQueuePrefix, this.runPrefix, windowMs)) as (string | number)[];
-    const recent: (RecentTenant & { agoMs: number })[] = [];
-    for (let i = 0; i + 3 < out.length; i += 4) recent.push({ tenant: String(out[i]), running: Number(out[i + 1]), waiting: Number(out[i + 2]), agoMs: Number(out[i + 3]) });
-    return recent;
+    return readRecent(out, 0).recent;
   }
 
   /** Tenants with requests waiting, and how many each. */
@@ -444,14 +432,14 @@ export class FairShareRepository implements OnModuleDestroy {
 }
 
 /** The tenants RECENT wrote from `at` on, and where the script's answer goes on. */
-function readRecent(out: (string | number)[], at: number): { recent: RecentTenant[]; next: number } {
+function readRecent(out: (string | number)[], at: number): { recent: (RecentTenant & { agoMs: number })[]; next: number } {
   const n = Number(out[at] ?? 0);
-  const recent: RecentTenant[] = [];
+  const recent: (RecentTenant & { agoMs: number })[] = [];
   for (let i = 0; i < n; i++) {
-    const j = at + 1 + 3 * i;
-    recent.push({ tenant: String(out[j]), running: Number(out[j + 1]), waiting: Number(out[j + 2]) });
+    const j = at + 1 + 4 * i;
+    recent.push({ tenant: String(out[j]), running: Number(out[j + 1]), waiting: Number(out[j + 2]), agoMs: Number(out[j + 3]) });
   }
-  return { recent, next: at + 1 + 3 * n };
+  return { recent, next: at + 1 + 4 * n };
 }
 
 function memberOf(entry: { requestId: string; model: string }): string {
