@@ -116,6 +116,32 @@ describe('conversation affinity', () => {
     }
   });
 
+  it('lets others take the free node while a turn waits for its warm node', async () => {
+    const [one, two] = await herds(true);
+    try {
+      const history = await firstTurnOnWarm(one.url);
+      // `warm` is busy for ~2 s: less than re-evaluating the prompt on `fast` is worth, so the turn waits for it.
+      const short = post(`${two.url}/api/generate`, { model: 'other', prompt: 'a short unrelated answer', stream: false, options: { num_predict: 60 } });
+      await waitFor(() => warm.active() === 1, 5000, 'the short request to start on warm');
+      const turn = chat(one.url, [...history, { role: 'user', content: 'patient follow-up' }]);
+      await new Promise((r) => setTimeout(r, 300));
+      // The waiting turn claims no slot on `fast`: a request that arrives meanwhile starts there at once.
+      const other = await chat(two.url, [{ role: 'user', content: 'an unrelated short question' }], 20);
+      expect(other.status).toBe(200);
+      expect(other.headers.get('x-herd-node')).toBe('fast');
+      expect(Number(other.headers.get('x-herd-queue-ms') ?? 0)).toBeLessThan(800);
+      expect(warm.active()).toBe(1);
+      const waited = await turn;
+      expect(waited.status).toBe(200);
+      expect(waited.headers.get('x-herd-node')).toBe('warm');
+      expect(waited.body.prompt_eval_cached_count as number).toBeGreaterThan(1000);
+      expect((await short).status).toBe(200);
+    } finally {
+      await two.close(0);
+      await one.close(0);
+    }
+  });
+
   it('without affinity, sends the next turn to the faster idle node and pays the whole prompt again', async () => {
     const [one, two] = await herds(false);
     try {

@@ -2,11 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_COMMAND, type RedisLike } from '../redis/redis-connections';
 import { RedisKeys } from '../redis/redis-keys';
 import { runScript } from '../redis/run-script';
+import type { NodeCacheView } from '../scheduler/conversation-cache';
 
 /**
- * One node's serving sequence goes up by one per request it served for the model; every prefix link of that
- * request is stored with the new number (KEYS[1] the links zset, KEYS[2] the sequence; ARGV[1] ttl ms, ARGV[2]
- * links kept, ARGV[3..] the links). Both keys expire with the model's keep-alive: an unloaded model holds nothing.
+ * A node served a request: its serving sequence goes up by one and every prefix link of the request is stored with
+ * the new number (KEYS[1] the links zset, KEYS[2] the sequence; ARGV[1] ttl ms, ARGV[2] links kept, ARGV[3..] the
+ * links). Both keys expire with the model's keep-alive: an unloaded model holds nothing.
  */
 const SERVED = `
 local seq = redis.call('INCR', KEYS[2])
@@ -21,15 +22,33 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return seq`;
 
-/** What one node served of a chain: its sequence now, and for each link the sequence it was last served at. */
-export interface ServedLinks {
-  seq: number;
-  lastServed: (number | null)[];
-}
+/**
+ * A conversation's turn started on a node: it is now the node's most recent conversation (a slot starting it saves
+ * the sequence it held, pushing the least recent one out). KEYS[1] the conversations zset; ARGV: ttl ms,
+ * conversation, started at (ms), conversations kept.
+ */
+const STARTED = `
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0`;
 
 /**
- * Which prompt prefixes each node served lately, per model, shared by every replica. The keys of one node carry
- * its name as hash tag (like its leases), so on a Redis Cluster nodes spread over the slots.
+ * What one node holds for one request: its sequence, when it last served each link, and how many conversations
+ * started there after this one last did (KEYS: links zset, sequence, conversations zset; ARGV: conversation, links...).
+ */
+const LOOKUP = `
+local seq = redis.call('GET', KEYS[2])
+if not seq then return false end
+local scores = {}
+if #ARGV > 1 then scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 2)) end
+return {seq, scores, redis.call('ZREVRANK', KEYS[3], ARGV[1])}`;
+
+type LookupReply = [string, (string | null)[], number | null] | null;
+
+/**
+ * Which prompt prefixes and conversations each node served lately, per model, shared by every replica. The keys
+ * of one node carry its name as hash tag (like its leases), so on a Redis Cluster nodes spread over the slots.
  */
 @Injectable()
 export class AffinityRepository {
@@ -38,6 +57,8 @@ export class AffinityRepository {
     private readonly keys: RedisKeys,
   ) {
     redis.defineCommand('herdAffinityServed', { numberOfKeys: 2, lua: SERVED });
+    redis.defineCommand('herdAffinityStarted', { numberOfKeys: 1, lua: STARTED });
+    redis.defineCommand('herdAffinityLookup', { numberOfKeys: 3, lua: LOOKUP });
   }
 
   /** Records that `node` served a request whose prompt is `links`; keeps the newest `keep` links. */
@@ -45,26 +66,37 @@ export class AffinityRepository {
     await runScript(this.redis, 'herdAffinityServed', this.keys.affinityLinks(node, model), this.keys.affinitySeq(node, model), ttlMs, keep, ...links);
   }
 
-  /** For each node: its sequence and when it last served each link (one round trip; one per node on a cluster). */
-  async lookup(model: string, nodes: readonly string[], links: readonly string[]): Promise<Map<string, ServedLinks>> {
-    const out = new Map<string, ServedLinks>();
+  /** Records that a turn of `conversation` started on `node`; keeps the newest `keep` conversations. */
+  async started(node: string, model: string, conversation: string, startedAt: number, ttlMs: number, keep: number): Promise<void> {
+    await runScript(this.redis, 'herdAffinityStarted', this.keys.affinityConversations(node, model), ttlMs, conversation, Math.round(startedAt), keep);
+  }
+
+  /** Each node's view for one request (one script per node, sent together; a node that fails is left out). */
+  async lookup(model: string, nodes: readonly string[], conversation: string, links: readonly string[]): Promise<Map<string, NodeCacheView>> {
+    const out = new Map<string, NodeCacheView>();
     if (nodes.length === 0 || links.length === 0) return out;
-    const read = async (group: readonly string[]): Promise<void> => {
-      const pipe = this.redis.pipeline();
-      for (const node of group) {
-        pipe.get(this.keys.affinitySeq(node, model));
-        pipe.zmscore(this.keys.affinityLinks(node, model), ...links);
-      }
-      const results = (await pipe.exec()) ?? [];
-      group.forEach((node, i) => {
-        const [seqErr, seq] = results[2 * i] ?? [];
-        const [scoreErr, scores] = results[2 * i + 1] ?? [];
-        if (seqErr || scoreErr || seq === null || seq === undefined) return;
-        out.set(node, { seq: Number(seq), lastServed: ((scores as (string | null)[]) ?? []).map((s) => (s === null ? null : Number(s))) });
-      });
-    };
-    if (this.redis.isCluster) await Promise.all(nodes.map((n) => read([n])));
-    else await read(nodes);
+    const replies = await Promise.all(
+      nodes.map(
+        (node) =>
+          runScript(
+            this.redis,
+            'herdAffinityLookup',
+            this.keys.affinityLinks(node, model),
+            this.keys.affinitySeq(node, model),
+            this.keys.affinityConversations(node, model),
+            conversation,
+            ...links,
+          ).catch(() => null) as Promise<LookupReply>,
+      ),
+    );
+    nodes.forEach((node, i) => {
+      const reply = replies[i];
+      if (!reply) return;
+      const [seq, scores, rank] = reply;
+      const view: NodeCacheView = { seq: Number(seq), lastServed: (scores ?? []).map((s) => (s === null || s === undefined ? null : Number(s))) };
+      if (rank !== null && rank !== undefined) view.rank = Number(rank);
+      out.set(node, view);
+    });
     return out;
   }
 }

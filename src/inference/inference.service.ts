@@ -139,6 +139,7 @@ export class InferenceService {
           headers: caller.headers,
         };
         onAttempt(attempt);
+        if (node) this.affinity.started(node, req.model, chain);
         record.node = grant.node;
         record.queueMs = queueMs;
         this.leases.hold(grant);

@@ -9,6 +9,7 @@ import { RedisKeys } from '../redis/redis-keys';
 import { isRedisTimeout, RedisWatchdog } from '../redis/redis-watchdog';
 import { batchLaneNodes } from '../scheduler/batch-lane';
 import { fastestNode, withOneSlotKept } from '../scheduler/fair-reserve';
+import { placingClaim } from '../scheduler/next-ticket';
 import type { RankContext, RankedNode, Strategy } from '../scheduler/scheduler.types';
 import type { Grant, PlacementRequest } from './grant';
 
@@ -152,11 +153,12 @@ export class PlacementService {
    */
   async place(ticket: PlacementRequest, opts: PlaceOptions): Promise<Grant> {
     let placed = false;
+    let waitsFor: string | undefined;
     try {
       for (;;) {
         if (opts.signal.aborted) throw new CanceledError();
         // While this placement waits, newcomers queue behind it instead of taking the fast path.
-        await this.ledger.markPlacing(ticket.requestId, ticket.model, FALLBACK_WAKE_MS * 4);
+        await this.ledger.markPlacing(ticket.requestId, placingClaim(ticket.model, waitsFor), FALLBACK_WAKE_MS * 4);
         const candidates = this.fleet.nodesWithModel(ticket.model).filter((n) => !opts.exclude?.has(n.name));
         if (candidates.length > 0) {
           // The queue depth comes in the same round trip: the more jobs wait behind this one, the less it
@@ -174,6 +176,12 @@ export class PlacementService {
               return grant;
             }
             continue; // another replica took that slot first: decide again with fresh loads
+          }
+          // Waiting for the node that holds the conversation's prompt claims no slot elsewhere (ADR 007).
+          const pin = best && (ticket.cachedTokens?.[best.node] ?? 0) > 0 ? best.node : undefined;
+          if (pin !== waitsFor) {
+            waitsFor = pin;
+            await this.ledger.markPlacing(ticket.requestId, placingClaim(ticket.model, waitsFor), FALLBACK_WAKE_MS * 4);
           }
         }
         if (Date.now() >= opts.deadline) throw this.giveUp(ticket.model, candidates.length > 0);

@@ -77,6 +77,10 @@ export class RedisKeys {
   affinitySeq(node: string, model: string): string {
     return `${this.prefix}:affinity-seq:{${node}}:${model}`;
   }
+  /** Zset of the conversations whose turns started on one node lately, for one model: member conversation hash, score when its last turn there started (ms). */
+  affinityConversations(node: string, model: string): string {
+    return `${this.prefix}:affinity-convs:{${node}}:${model}`;
+  }
   /** Hash: `node|model` -> JSON ModelRates learned from final chunks. */
   get rates(): string {
     return `${this.shared}:rates`;

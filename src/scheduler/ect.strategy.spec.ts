@@ -157,4 +157,33 @@ describe('EctStrategy', () => {
     const b = node('b', { rates: rates(30 * (1 + 1e-13)) });
     expect(names([a, b])).toEqual(['a', 'b']);
   });
+
+  describe('conversation affinity', () => {
+    // warm: holds 2900 of the 3000 prompt tokens, its one slot busy for 2 s (100 tokens left at 50 tok/s).
+    // cold: idle, same speed, must evaluate all 3000 tokens (3 s at 1000 tok/s).
+    const warm = node('warm', { inFlight: 1, backlogTokens: 100, rates: rates(50) });
+    const cold = node('cold', { rates: rates(50) });
+    const turn = request({ promptTokens: 3000, outputTokens: 100, outputTokensKnown: true, cachedTokens: { warm: 2900 } });
+
+    it('counts the wait for the node holding the prompt at face value, and the prefill done twice once more', () => {
+      // warm: 2 s + 0.1 s + 2 s = 4.1 s. cold: 3 s + 2 s = 5 s, plus 2.9 s repeated = 7.9 s. Held back like any
+      // wait (5 times), warm would score 12.1 s and lose.
+      expect(names([cold, warm], turn)).toEqual(['warm', 'cold']);
+    });
+
+    it('still leaves a warm node busy for longer than the saving is worth', () => {
+      const longBusy = node('warm', { inFlight: 1, backlogTokens: 300, rates: rates(50) });
+      // warm: 6 s + 2.1 s = 8.1 s against cold's 7.9 s.
+      expect(names([longBusy, cold], turn)).toEqual(['cold', 'warm']);
+    });
+
+    it('charges the repeated prefill more when jobs wait behind this one', () => {
+      const longBusy = node('warm', { inFlight: 1, backlogTokens: 300, rates: rates(50) });
+      // One job queued: repeated prefill counts 1 + delayedJobs(1) = 3 times: cold 5 + 8.7 = 13.7 s > 8.1 s.
+      expect(ect.rank(turn, { nodes: [longBusy, cold], queued: 1 }, ctx()).map((r) => r.node)).toEqual(['warm', 'cold']);
+      expect(ect.repeatWeight(1)).toBe(1 + delayedJobs(1));
+      expect(ect.repeatWeight(undefined)).toBe(1);
+    });
+
+  });
 });

@@ -86,17 +86,37 @@ export class EctStrategy implements Strategy {
     return this.tuning.queuedWaitBase + this.tuning.queuedWaitPerDelayedJob * delayedJobs(queued);
   }
 
-  /** The ranking score of one candidate; `waitWeight` applies to its slot wait. */
-  score(ranked: RankedNode, request: RequestEstimate, waitWeight: number): number {
+  /**
+   * How many times more the prefill of prompt tokens another node holds counts (RankedNode.parts.repeatedPrefillMs):
+   * once for the work done twice, and once for each job it delays when `queued` wait (delayedJobs), as a wait does.
+   */
+  repeatWeight(queued: number | undefined): number {
+    return 1 + this.tuning.queuedWaitPerDelayedJob * delayedJobs(queued !== undefined && Number.isFinite(queued) ? queued : 0);
+  }
+
+  /**
+   * The ranking score of one candidate; `waitWeight` applies to its slot wait, `repeatWeight` to the prefill of
+   * prompt tokens another node holds in its cache.
+   */
+  score(ranked: RankedNode, request: RequestEstimate, waitWeight: number, repeatWeight = 0): number {
     const decodeWeight = request.outputTokensKnown ? 1 : this.tuning.unknownOutputRisk;
-    return ranked.estimateMs + (waitWeight - 1) * ranked.parts.slotWaitMs + (decodeWeight - 1) * ranked.parts.decodeMs;
+    return (
+      ranked.estimateMs +
+      (waitWeight - 1) * ranked.parts.slotWaitMs +
+      (decodeWeight - 1) * ranked.parts.decodeMs +
+      repeatWeight * (ranked.parts.repeatedPrefillMs ?? 0)
+    );
   }
 
   rank(request: RequestEstimate, fleet: FleetSnapshot, _ctx: RankContext): RankedNode[] {
     const candidates = candidatesFor(request, fleet);
     const waitWeight = candidates.some((c) => c.ranked.free) ? this.holdBackWeight(fleet.queued) : 1;
+    const repeatWeight = this.repeatWeight(fleet.queued);
     const model = normalizeModelName(request.model);
-    const keyed = candidates.map((c): [Candidate, number, number] => [c, tieKey(this.score(c.ranked, request, waitWeight)), untried(c.node, model)]);
+    // A wait for the node holding the prompt holds nobody back: such a placement claims a slot on that node only
+    // (placingClaim), so that wait counts at face value.
+    const weightFor = (c: Candidate): number => ((request.cachedTokens?.[c.node.name] ?? 0) > 0 ? 1 : waitWeight);
+    const keyed = candidates.map((c): [Candidate, number, number] => [c, tieKey(this.score(c.ranked, request, weightFor(c), repeatWeight)), untried(c.node, model)]);
     // On a tie an untried node goes first: its prior is the fleet's best rate, so without this a name that
     // sorts after a measured node's would never be tried at all.
     return keyed.sort(([a, ka, ua], [b, kb, ub]) => ka - kb || ub - ua || compareFreeSlotsThenName(a.node, b.node)).map(([c]) => c.ranked);

@@ -140,6 +140,18 @@ describe('estimateOnNode', () => {
     expect(estimateOnNode(longPrompt, warmBusy, {}).estimateMs).toBeLessThan(estimateOnNode(longPrompt, coldIdle, {}).estimateMs);
   });
 
+  it('reports the prefill of tokens another node holds, as part of prefillMs', () => {
+    const n = node('a', { rates: rates(50) });
+    const req = request({ promptTokens: 1600, outputTokens: 100, cachedTokens: { b: 1500 } });
+    const e = estimateOnNode(req, n, {});
+    expect(e.parts.prefillMs).toBe(1600);
+    expect(e.parts.repeatedPrefillMs).toBe(1500);
+    expect(e.estimateMs).toBe(1600 + 2000);
+    // Where the node holds part of it, only the rest of what another holds is repeated; where it holds most, nothing.
+    expect(estimateOnNode({ ...req, cachedTokens: { a: 1000, b: 1500 } }, n, {}).parts.repeatedPrefillMs).toBe(500);
+    expect(estimateOnNode({ ...req, cachedTokens: { a: 1500, b: 1000 } }, n, {}).parts.repeatedPrefillMs).toBeUndefined();
+  });
+
   it('always reports estimateMs as the sum of its parts', () => {
     const cases = [
       node('a', { slots: 3, inFlight: 2, backlogTokens: 700, resident: [], rates: rates(33) }),

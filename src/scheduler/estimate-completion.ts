@@ -67,6 +67,13 @@ export function typicalRemainingTokens(request: Pick<RequestEstimate, 'outputTok
   return RUNNING_REMAINING_SHARE * typical;
 }
 
+/** The most prompt tokens any node holds for this request. */
+function mostCached(request: Pick<RequestEstimate, 'cachedTokens'>): number {
+  let most = 0;
+  for (const tokens of Object.values(request.cachedTokens ?? {})) if (tokens > most) most = tokens;
+  return most;
+}
+
 function isResident(node: NodeSnapshot, model: string): boolean {
   return node.resident.some((r) => normalizeModelName(r) === model);
 }
@@ -105,6 +112,8 @@ export function estimateOnNode(request: RequestEstimate, node: NodeSnapshot, pri
 
   const parts: EstimateParts = { slotWaitMs: waitMs, loadMs, prefillMs, decodeMs, contentionMs };
   if (cachedTokens > 0) parts.cachedTokens = cachedTokens;
+  const repeatedTokens = Math.max(0, Math.min(mostCached(request), promptTokens - 1) - cachedTokens);
+  if (repeatedTokens > 0) parts.repeatedPrefillMs = (repeatedTokens / rates.prefillTps) * 1000;
   return {
     node: node.name,
     estimateMs: waitMs + loadMs + prefillMs + decodeMs + contentionMs,

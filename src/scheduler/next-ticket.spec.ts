@@ -1,4 +1,4 @@
-import { nextTicket } from './next-ticket';
+import { nextTicket, placingClaim } from './next-ticket';
 import { node } from './scheduler.fixture';
 
 const A = 'llama3:latest';
@@ -46,5 +46,17 @@ describe('nextTicket', () => {
     const nodes = [node('a', { ...onlyA, slots: 3, inFlight: 1 })];
     expect(nextTicket([{ model: A }], nodes, [A])).toBe(0);
     expect(nextTicket([{ model: A }], nodes, [A, A])).toBeUndefined();
+  });
+
+  it('counts a placement that waits for one node as claiming a slot there only', () => {
+    const both = { models: [{ name: A }] };
+    const nodes = [node('a', { ...both, inFlight: 1 }), node('b', both)];
+    // Unpinned, the placement would take b's free slot and the next ticket would wait.
+    expect(nextTicket([{ model: A }], nodes, [A])).toBeUndefined();
+    // Waiting for busy a, it leaves b to the next ticket...
+    expect(nextTicket([{ model: A }], nodes, [placingClaim(A, 'a')])).toBe(0);
+    // ...and waiting for b (free), it claims b's slot.
+    expect(nextTicket([{ model: A }], nodes, [placingClaim(A, 'b')])).toBeUndefined();
+    expect(placingClaim(A)).toBe(A);
   });
 });

@@ -1,4 +1,4 @@
-import { expectedCachedTokens, messageParts, prefixChain, promptParts, PROMPT_BLOCK_CHARS } from './prefix-chain';
+import { conversationOf, expectedCachedTokens, messageParts, prefixChain, promptParts, PROMPT_BLOCK_CHARS } from './prefix-chain';
 
 const words = (text: string): number => text.split(/\s+/).filter(Boolean).length;
 
@@ -33,6 +33,34 @@ describe('prefixChain', () => {
     expect(parts.map((p) => p.length)).toEqual(['system\u0000be brief'.length, PROMPT_BLOCK_CHARS, PROMPT_BLOCK_CHARS, 10]);
     const longer = promptParts(prompt + ' and more', 'be brief');
     expect(prefixChain('m', longer, words).slice(0, 3)).toEqual(prefixChain('m', parts, words).slice(0, 3));
+  });
+});
+
+describe('conversationOf', () => {
+  const system = { role: 'system', content: 'you are terse' };
+  const words = (text: string): number => text.length;
+
+  it('names a conversation by its first message after the system prompt, the same in every turn', () => {
+    const turn1 = [system, { role: 'user', content: 'what is a herd' }];
+    const turn2 = [...turn1, { role: 'assistant', content: 'many animals' }, { role: 'user', content: 'and a gateway' }];
+    const other = [system, { role: 'user', content: 'what is a flock' }];
+    const c1 = conversationOf(prefixChain('m', messageParts(turn1), words));
+    expect(c1).toBe(conversationOf(prefixChain('m', messageParts(turn2), words)));
+    // Two conversations sharing a system prompt are still two.
+    expect(c1).not.toBe(conversationOf(prefixChain('m', messageParts(other), words)));
+  });
+
+  it('uses the first message when there is no system prompt, or nothing after it', () => {
+    const alone = prefixChain('m', messageParts([{ role: 'user', content: 'hi' }]), words);
+    expect(conversationOf(alone)).toBe(alone[0].hash);
+    const onlySystem = prefixChain('m', messageParts([system]), words);
+    expect(conversationOf(onlySystem)).toBe(onlySystem[0].hash);
+    expect(conversationOf([])).toBeUndefined();
+  });
+
+  it('names a raw prompt by its first block after the system prompt', () => {
+    const chain = prefixChain('m', promptParts('x'.repeat(PROMPT_BLOCK_CHARS + 5), 'be brief'), words);
+    expect(conversationOf(chain)).toBe(chain[1].hash);
   });
 });
 

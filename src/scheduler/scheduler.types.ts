@@ -73,6 +73,11 @@ export interface EstimateParts {
   prefillMs: number;
   /** Prompt tokens expected from the node's prompt cache, not charged to prefillMs. */
   cachedTokens?: number;
+  /**
+   * Prefill of prompt tokens another node holds in its cache: work done twice, which keeps this node's slot busy for
+   * whoever comes next. Included in prefillMs (it is this request's time too); ECT's ranking charges it again.
+   */
+  repeatedPrefillMs?: number;
   decodeMs: number;
   /**
    * Part of the delay this request adds to the requests already running on the node (joining
