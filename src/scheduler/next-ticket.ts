@@ -23,8 +23,8 @@ function parseClaim(claim: string): { model: string; waitsFor?: string } {
  * Which waiting ticket the queue pump should take next, given the fleet and the placements already under way.
  *
  * A placement under way holds no slot yet but will take one: each claims a free slot on a node that could
- * serve its model (greedily, in the order given), or on the one node it waits for (placingClaim). A ticket may start when a node that could serve *its* model
- * still has an unclaimed free slot. Tickets are tried in queue order (priority, then arrival), so a ticket
+ * serve its model (greedily, in the order given), or on the one node it waits for (placingClaim). A ticket may
+ * start when a node that could serve *its* model still has an unclaimed free slot. Tickets are tried in queue order (priority, then arrival), so a ticket
  * passes one ahead of it only when the one ahead could not use any slot that is free: a job for a busy model
  * never holds back a job that an idle node could take now, and priority decides whenever both could start.
  *
